@@ -1,2 +1,3 @@
-import * as core from '@actions/core';
-core.info('hello');
+import { runRestore } from './restoreImpl.js';
+
+await runRestore();

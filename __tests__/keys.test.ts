@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import {
+  baseId,
+  buildKeys,
+  deltaPrefix,
+  moduleKeys,
+  newDeltaKey,
+  tierKind,
+  type KeyContext,
+} from '../src/keys.js';
+
+const ctx: KeyContext = {
+  prefix: 'go-cache',
+  scope: 'test',
+  os: 'linux',
+  arch: 'x64',
+  goVersion: '1.26.8',
+  runTag: '100-1',
+};
+
+describe('build keys', () => {
+  it('names a base by prefix, os, arch, go version and scope', () => {
+    const k = buildKeys(ctx);
+    expect(k.newBase).toBe('go-cache-build-linux-x64-go1.26.8-test-base-100-1');
+    expect(k.newBase.startsWith(k.basePrefix)).toBe(true);
+    expect(k.fallbackPrefixes).toEqual(['go-cache-build-linux-x64-go1.26.8-']);
+  });
+
+  it('ties deltas to their base so a new base retires the old deltas', () => {
+    const base = buildKeys(ctx).newBase;
+    const delta = newDeltaKey({ ...ctx, runTag: '101-1' }, base);
+    expect(delta).toBe('go-cache-build-linux-x64-go1.26.8-test-delta-100-1-101-1');
+    expect(delta.startsWith(deltaPrefix(ctx, base))).toBe(true);
+    const newerBase = buildKeys({ ...ctx, runTag: '150-2' }).newBase;
+    expect(delta.startsWith(deltaPrefix(ctx, newerBase))).toBe(false);
+    expect(baseId(base)).toBe('100-1');
+    expect(tierKind(base)).toBe('base');
+    expect(tierKind(delta)).toBe('delta');
+  });
+
+  it('names pull-request deltas for their PR', () => {
+    const base = buildKeys(ctx).newBase;
+    expect(newDeltaKey({ ...ctx, pullRequest: 42 }, base)).toBe(
+      'go-cache-build-linux-x64-go1.26.8-test-delta-100-1-pr42-100-1',
+    );
+  });
+
+  it('keeps scopes apart and sanitizes what the cache would refuse', () => {
+    expect(buildKeys({ ...ctx, scope: 'linux/race' }).basePrefix).not.toBe(
+      buildKeys(ctx).basePrefix,
+    );
+    expect(buildKeys({ ...ctx, scope: 'a b,c' }).basePrefix).toContain('-a_b_c-base-');
+  });
+});
+
+describe('module keys', () => {
+  it('hashes into the primary key and falls back by os/arch', () => {
+    const k = moduleKeys(ctx, 'ab'.repeat(32));
+    expect(k.primary).toBe(`go-cache-mod-linux-x64-${'ab'.repeat(16)}`);
+    expect(k.restorePrefixes).toEqual(['go-cache-mod-linux-x64-']);
+  });
+});

@@ -1,0 +1,3 @@
+import { runSave } from './saveImpl.js';
+
+await runSave();
