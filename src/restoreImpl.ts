@@ -12,6 +12,7 @@ import { readGoEnv, supportsCacheProg, mergeGoFlags, type GoEnv } from './go.js'
 import { InputError, parseInputs, type Inputs } from './inputs.js';
 import { buildKeys, deltaPrefix, moduleKeys, tierKind, type KeyContext } from './keys.js';
 import { chooseMode, quoteWord } from './mode.js';
+import { applyContentMtimes } from './mtimes.js';
 import { findDependencyFiles, hashFiles } from './modcache/gosum.js';
 import { moduleSetHash, prepareModCacheDir } from './modcache/restore.js';
 import { pullRequestNumber } from './savepolicy.js';
@@ -75,6 +76,7 @@ export async function runRestore(): Promise<void> {
   );
   core.endGroup();
 
+  if (inputs.testMtimes) await setContentMtimes(workspace);
   const modules = inputs.cacheModules
     ? await restoreModules(inputs, go, keyContext, workspace, problems)
     : null;
@@ -92,6 +94,11 @@ export async function runRestore(): Promise<void> {
     problems,
   };
   core.saveState(STATE_NAME, encodeState(state));
+  // The split restore/save actions cannot pass STATE_* between them: the save action finds the file.
+  const stateFile = path.join(runnerTemp, 'go-cache', 'state.json');
+  await fs.mkdir(path.dirname(stateFile), { recursive: true });
+  await fs.writeFile(stateFile, encodeState(state));
+  core.exportVariable(STATE_FILE_ENV, stateFile);
 
   core.setOutput(
     'module-cache-hit',
@@ -105,6 +112,21 @@ export async function runRestore(): Promise<void> {
     String((modules?.restoredBytes ?? 0) + (build?.tiers.reduce((n, t) => n + t.bytes, 0) ?? 0)),
   );
   core.setOutput('mode', build?.mode ?? 'off');
+}
+
+async function setContentMtimes(workspace: string): Promise<void> {
+  try {
+    const r = await applyContentMtimes(workspace);
+    if (r.skipped) core.notice(`go-cache: test-mtimes skipped: ${r.skipped}`);
+    else
+      core.info(
+        `test-mtimes: ${r.files} files and ${r.directories} directories given content-derived mtimes (${r.contentHashed} hashed by content) in ${formatMs(r.ms)}`,
+      );
+  } catch (err) {
+    core.warning(
+      `go-cache: could not set content-derived mtimes (${err instanceof Error ? err.message : String(err)}); go test results may not come from the cache`,
+    );
+  }
 }
 
 async function restoreModules(

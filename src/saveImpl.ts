@@ -1,6 +1,7 @@
 // The post step: stop the helper, compute the working set, upload what changed, trim and save the
 // module cache, tell the user. It never fails the job: anything thrown ends as a warning.
 import * as core from '@actions/core';
+import { readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { entryBytes, type TierEntry, type TierManifest } from './buildcache/manifest.js';
@@ -38,7 +39,16 @@ export async function runSave(): Promise<void> {
 }
 
 async function save(): Promise<void> {
-  const state = decodeState(core.getState(STATE_NAME));
+  const state = loadState(
+    (name) => core.getState(name),
+    (file) => {
+      try {
+        return readFileSync(file, 'utf8');
+      } catch {
+        return null;
+      }
+    },
+  );
   if (!state) {
     core.info(
       'go-cache: the main step did not record its state (it failed or did not run); nothing to save.',

@@ -5,6 +5,8 @@ import type { Inputs } from './inputs.js';
 import type { KeyContext } from './keys.js';
 
 export const STATE_NAME = 'go-cache';
+/** Names the state file for the save-only action, which does not receive the restore's STATE_*. */
+export const STATE_FILE_ENV = 'GO_CACHE_STATE_FILE';
 
 export interface RestoredTier {
   key: string;
@@ -79,4 +81,15 @@ export function decodeState(text: string): State | null {
   } catch {
     return null;
   }
+}
+
+/** The state of this job's restore: the post step's own STATE_*, else the file the restore left. */
+export function loadState(
+  getState: (name: string) => string,
+  readFile: (file: string) => string | null,
+): State | null {
+  const own = decodeState(getState(STATE_NAME));
+  if (own) return own;
+  const file = process.env[STATE_FILE_ENV];
+  return file ? decodeState(readFile(file) ?? '') : null;
 }
