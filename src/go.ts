@@ -117,7 +117,9 @@ export function parseGoEnvJson(json: string, versionOutput?: string): GoEnv {
   try {
     parsed = JSON.parse(json);
   } catch (err) {
-    throw new Error(`could not read \`go env -json\` output: ${(err as Error).message}`);
+    throw new Error(`could not read \`go env -json\` output: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new Error('`go env -json` did not print a JSON object');
@@ -205,7 +207,7 @@ function runGo(go: string, args: string[], opts: ReadGoEnvOptions): Promise<stri
   });
 }
 
-/** GOFLAGS items are whitespace-separated `-flag` or `-flag=value` words (Go reads them with strings.Fields). */
+/** GOFLAGS items are whitespace-separated `-flag` or `-flag=value` words (strings.Fields in Go). */
 function flagName(item: string): string {
   const bare = item.replace(/^--?/, '');
   const eq = bare.indexOf('=');

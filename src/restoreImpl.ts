@@ -8,7 +8,14 @@ import { absorbTier, ageEntries } from './buildcache/tiers.js';
 import type { TierEntry } from './buildcache/manifest.js';
 import { restoreEntry } from './cacheio.js';
 import { startDaemon, socketPathFor } from './helper/control.js';
-import { readGoEnv, supportsCacheProg, mergeGoFlags, type GoEnv } from './go.js';
+import {
+  mergeGoFlags,
+  readGoEnv,
+  relocateForWindows,
+  supportsCacheProg,
+  toolchainModule,
+  type GoEnv,
+} from './go.js';
 import { InputError, parseInputs, type Inputs } from './inputs.js';
 import { buildKeys, deltaPrefix, moduleKeys, tierKind, type KeyContext } from './keys.js';
 import { chooseMode, quoteWord } from './mode.js';
@@ -18,6 +25,7 @@ import { moduleSetHash, prepareModCacheDir } from './modcache/restore.js';
 import { pullRequestNumber } from './savepolicy.js';
 import {
   encodeState,
+  STATE_FILE_ENV,
   STATE_NAME,
   type BuildState,
   type ModuleState,
@@ -52,6 +60,19 @@ export async function runRestore(): Promise<void> {
   const env = process.env;
   const runnerTemp = env.RUNNER_TEMP || os.tmpdir();
   const workspace = env.GITHUB_WORKSPACE || process.cwd();
+  const relocation = relocateForWindows({
+    platform: process.platform,
+    runnerTemp,
+    workspace,
+    gomodcache: go.gomodcache,
+    gocache: go.gocache,
+    goEnvFromUserEnv: { GOMODCACHE: env.GOMODCACHE, GOCACHE: env.GOCACHE },
+  });
+  for (const [name, value] of Object.entries(relocation.env)) {
+    core.exportVariable(name, value);
+    if (name === 'GOMODCACHE') go = { ...go, gomodcache: value };
+    if (name === 'GOCACHE') go = { ...go, gocache: value };
+  }
   const pr = pullRequestNumber(env.GITHUB_EVENT_NAME ?? '', env.GITHUB_REF ?? '');
   const keyContext: KeyContext = {
     prefix: inputs.keyPrefix,
@@ -77,11 +98,23 @@ export async function runRestore(): Promise<void> {
   core.endGroup();
 
   if (inputs.testMtimes) await setContentMtimes(workspace);
+  // Principle 2: a cache problem never fails the job; each part degrades to a warning and a miss.
+  const guarded = async <T>(what: string, fn: () => Promise<T>): Promise<T | null> => {
+    try {
+      return await fn();
+    } catch (err) {
+      problems.push(`${what} restore failed: ${message(err)}`);
+      core.warning(`go-cache: ${problems.at(-1)}; the job goes on without it`);
+      return null;
+    }
+  };
   const modules = inputs.cacheModules
-    ? await restoreModules(inputs, go, keyContext, workspace, problems)
+    ? await guarded('module cache', () =>
+        restoreModules(inputs, go, keyContext, workspace, problems),
+      )
     : null;
   const build = inputs.cacheBuild
-    ? await restoreBuild(inputs, go, keyContext, runnerTemp, problems)
+    ? await guarded('build cache', () => restoreBuild(inputs, go, keyContext, runnerTemp, problems))
     : null;
 
   const state: State = {
@@ -174,6 +207,7 @@ async function restoreModules(
       matchedKey: r.matchedKey,
       restoredSetHash,
       dependencyFiles: files,
+      toolchainModule: toolchainModule(go),
       restoredBytes,
       ms: r.ms,
     };
@@ -324,3 +358,5 @@ async function dirBytes(dir: string): Promise<number> {
   }
   return total;
 }
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));

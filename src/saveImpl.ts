@@ -19,8 +19,7 @@ import { buildKeys, newDeltaKey } from './keys.js';
 import { moduleSetHashOf, trimModCache, type TrimResult } from './modcache/save.js';
 import { maySave } from './savepolicy.js';
 import {
-  decodeState,
-  STATE_NAME,
+  loadState,
   type BuildState,
   type ModuleState,
   type RestoredSet,
@@ -198,7 +197,9 @@ async function saveModules(
       return { state: m, action: policy.reason, trim: null, result: null, problems };
     let trim: TrimResult;
     try {
-      trim = await trimModCache(m.path, m.dependencyFiles);
+      trim = await trimModCache(m.path, m.dependencyFiles, {
+        extraModules: m.toolchainModule ? [m.toolchainModule] : [],
+      });
     } catch (err) {
       problems.push(
         `module cache trim failed: ${err instanceof Error ? err.message : String(err)}; not saved`,

@@ -26,6 +26,8 @@ export interface ModuleState {
   /** Hash of the module versions present after restore: post saves only when the trimmed set differs. */
   restoredSetHash: string;
   dependencyFiles: string[];
+  /** The golang.org/toolchain module version the job runs on, when GOTOOLCHAIN downloaded it. */
+  toolchainModule: string | null;
   restoredBytes: number;
   ms: number;
 }

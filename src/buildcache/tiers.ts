@@ -26,34 +26,55 @@ export async function absorbTier(tierDir: string, storeDir: string): Promise<Abs
   const manifest = manifestText === null ? null : parseManifest(manifestText);
   const result: AbsorbResult = { manifest, entries: [], bytes: 0, dropped: [] };
   if (!manifest) return result;
-  await forEachLimited(manifest.entries, 8, async (e) => {
-    const reason = await verifyEntry(tierDir, e);
-    if (reason) {
-      result.dropped.push({ actionID: e.a, reason });
+  // Many actions can share one output (the empty file, identical objects): check and move each output
+  // once, then each index entry that names it.
+  const byOutput = new Map<string, TierEntry[]>();
+  for (const e of manifest.entries) byOutput.set(e.o, [...(byOutput.get(e.o) ?? []), e]);
+  await forEachLimited([...byOutput.values()], 8, async (group) => {
+    const { o, s } = group[0]!;
+    const bad = group.some((e) => e.s !== s)
+      ? 'entries disagree on the output size'
+      : await verifyOutput(tierDir, o, s);
+    if (bad) {
+      for (const e of group) result.dropped.push({ actionID: e.a, reason: bad });
       return;
     }
-    for (const rel of [outputPath(e.o), indexPath(e.a)]) {
-      const to = path.join(storeDir, rel);
-      await fs.mkdir(path.dirname(to), { recursive: true });
-      await fs.rename(path.join(tierDir, rel), to);
+    await moveInto(tierDir, storeDir, outputPath(o));
+    for (const e of group) {
+      const reason = await verifyIndex(tierDir, e);
+      if (reason) {
+        result.dropped.push({ actionID: e.a, reason });
+        continue;
+      }
+      await moveInto(tierDir, storeDir, indexPath(e.a));
+      result.entries.push(e);
+      result.bytes += e.s;
     }
-    result.entries.push(e);
-    result.bytes += e.s;
   });
   return result;
 }
 
-async function verifyEntry(dir: string, e: TierEntry): Promise<string | null> {
+async function moveInto(fromDir: string, toDir: string, rel: string): Promise<void> {
+  const to = path.join(toDir, rel);
+  await fs.mkdir(path.dirname(to), { recursive: true });
+  await fs.rename(path.join(fromDir, rel), to);
+}
+
+async function verifyIndex(dir: string, e: TierEntry): Promise<string | null> {
   const indexText = await fs.readFile(path.join(dir, indexPath(e.a)), 'latin1').catch(() => null);
   if (indexText === null) return 'index entry missing';
   const index = parseIndexEntry(indexText);
   if (!index || index.outputID !== e.o || index.size !== e.s)
     return 'index entry does not match the manifest';
-  const file = path.join(dir, outputPath(e.o));
+  return null;
+}
+
+async function verifyOutput(dir: string, outputID: string, size: number): Promise<string | null> {
+  const file = path.join(dir, outputPath(outputID));
   const st = await fs.stat(file).catch(() => null);
   if (!st?.isFile()) return 'output missing';
-  if (st.size !== e.s) return `output is ${st.size} bytes, expected ${e.s}`;
-  if ((await sha256File(file)) !== e.o) return 'output content does not match its OutputID';
+  if (st.size !== size) return `output is ${st.size} bytes, expected ${size}`;
+  if ((await sha256File(file)) !== outputID) return 'output content does not match its OutputID';
   return null;
 }
 

@@ -5,9 +5,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 
 /**
- * What to keep of one module version: `full` = its zip, its extracted tree and its .mod/.info (go.sum
- * has an `h1:` line for its content); `mod` = only its .mod and .info (go.sum has only a `/go.mod`
- * line: Go reads its go.mod to build the module graph but never needs its files).
+ * What to keep of one module version: `full` = its downloads and its extracted tree (go.sum has an
+ * `h1:` line for its content); `mod` = its downloads only (go.sum has only a `/go.mod` line: Go reads
+ * its go.mod to build the module graph, and never builds its packages). See trim.ts.
  */
 export type KeepKind = 'full' | 'mod';
 /** `module@version` (unescaped, as go.sum writes it) → what to keep of it. */
@@ -133,7 +133,12 @@ export async function findDependencyFiles(
       if (e.isDirectory()) {
         if (!SKIPPED_DIRS.has(e.name)) await walk(r);
       } else if (e.isFile() || e.isSymbolicLink()) {
-        if (include.some((re) => re.test(r)) && !exclude.some((re) => re.test(r))) found.add(r);
+        if (!include.some((re) => re.test(r)) || exclude.some((re) => re.test(r))) continue;
+        if (e.isSymbolicLink()) {
+          const st = await fs.stat(path.join(workspace, r)).catch(() => null);
+          if (!st?.isFile()) continue;
+        }
+        found.add(r);
       }
     }
   };

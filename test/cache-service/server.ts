@@ -703,12 +703,19 @@ class LocalCacheService implements CacheService {
   private async receive(req: http.IncomingMessage, dest: string): Promise<number> {
     const tmp = this.tmpPath();
     let n = 0;
-    req.on('data', (c: Buffer) => {
-      n += c.length;
-      this.counters.uploadedBytes += c.length;
-    });
+    const counters = this.counters;
     try {
-      await pipeline(req, createWriteStream(tmp));
+      await pipeline(
+        req,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            n += chunk.length;
+            counters.uploadedBytes += chunk.length;
+            yield chunk;
+          }
+        },
+        createWriteStream(tmp),
+      );
       const declared = req.headers['content-length'];
       if (declared !== undefined && Number(declared) !== n) {
         throw new Error(`body has ${n} bytes, Content-Length said ${declared}`);

@@ -46,7 +46,8 @@ class YamlParser {
       const r = raw[no]!;
       if (no === 0 && /^%/.test(r)) throw new YamlError('YAML directives are not supported', no);
       if (/^---(\s|$)/.test(r)) {
-        if (this.lines.some((l) => !isBlank(l))) throw new YamlError('multiple documents are not supported', no);
+        if (this.lines.some((l) => !isBlank(l)))
+          throw new YamlError('multiple documents are not supported', no);
         continue;
       }
       if (/^\.\.\.(\s|$)/.test(r)) break;
@@ -112,7 +113,8 @@ class YamlParser {
       if (this.i >= this.lines.length) break;
       const l = this.lines[this.i]!;
       if (l.indent < indent) break;
-      if (l.indent > indent) throw new YamlError(`bad indentation of a mapping entry '${l.text}'`, l.no);
+      if (l.indent > indent)
+        throw new YamlError(`bad indentation of a mapping entry '${l.text}'`, l.no);
       const kv = this.splitKey(l);
       if (kv === null) {
         if (l.text === '-' || l.text.startsWith('- ')) break; // a sequence at the parent's level
@@ -135,14 +137,19 @@ class YamlParser {
       if (this.i >= this.lines.length) break;
       const l = this.lines[this.i]!;
       if (l.indent < indent) break;
-      if (l.indent > indent) throw new YamlError(`bad indentation of a sequence entry '${l.text}'`, l.no);
+      if (l.indent > indent)
+        throw new YamlError(`bad indentation of a sequence entry '${l.text}'`, l.no);
       if (!(l.text === '-' || l.text.startsWith('- '))) break;
       const rest = l.text === '-' ? '' : l.text.slice(2);
       const restTrim = rest.replace(/^ +/, '');
       const col = indent + 2 + (rest.length - restTrim.length);
       if (restTrim !== '' && !restTrim.startsWith('#')) {
         const virtual: Line = { no: l.no, indent: col, text: restTrim, raw: l.raw };
-        if (virtual.text === '-' || virtual.text.startsWith('- ') || this.splitKey(virtual) !== null) {
+        if (
+          virtual.text === '-' ||
+          virtual.text.startsWith('- ') ||
+          this.splitKey(virtual) !== null
+        ) {
           // `- key: v` / `- - x`: re-read the rest of the line as the first line of a nested block.
           this.lines[this.i] = virtual;
           out.push(this.parseNode(col));
@@ -159,14 +166,22 @@ class YamlParser {
    * The value after `key:` or `- `: inline scalar, block scalar, or a nested block on the following
    * lines. `parentIndent` is the indentation of the line holding the indicator.
    */
-  private parseValueAfterIndicator(rest: string, l: Line, parentIndent: number, inMapping: boolean): YamlValue {
+  private parseValueAfterIndicator(
+    rest: string,
+    l: Line,
+    parentIndent: number,
+    inMapping: boolean,
+  ): YamlValue {
     const r = rest.trim();
     if (r === '' || r.startsWith('#')) {
       this.skipBlank();
       if (this.i >= this.lines.length) return null;
       const n = this.lines[this.i]!;
       // A block sequence may sit at the same indentation as its mapping key.
-      if (n.indent > parentIndent || (inMapping && n.indent === parentIndent && (n.text === '-' || n.text.startsWith('- ')))) {
+      if (
+        n.indent > parentIndent ||
+        (inMapping && n.indent === parentIndent && (n.text === '-' || n.text.startsWith('- ')))
+      ) {
         return this.parseNode(n.indent);
       }
       return null;
@@ -175,10 +190,12 @@ class YamlParser {
   }
 
   private parseInlineValue(r: string, l: Line, parentIndent: number): YamlValue {
-    if (r.startsWith('&') || r.startsWith('*')) throw new YamlError('anchors and aliases are not supported', l.no);
+    if (r.startsWith('&') || r.startsWith('*'))
+      throw new YamlError('anchors and aliases are not supported', l.no);
     if (r.startsWith('!')) throw new YamlError('tags are not supported', l.no);
     if (r.startsWith('|') || r.startsWith('>')) return this.parseBlockScalar(r, l, parentIndent);
-    if (r.startsWith('"') || r.startsWith("'")) return this.parseQuotedMultiline(r, l, parentIndent);
+    if (r.startsWith('"') || r.startsWith("'"))
+      return this.parseQuotedMultiline(r, l, parentIndent);
     if (r.startsWith('[') || r.startsWith('{')) return parseFlow(stripComment(r), l.no);
     // Plain scalar, possibly continued on more-indented lines.
     const parts = [stripComment(r)];
@@ -192,7 +209,10 @@ class YamlParser {
       }
       if (n.indent <= parentIndent || n.text.startsWith('#')) break;
       if (this.splitKey(n) !== null || n.text.startsWith('- ')) {
-        throw new YamlError(`unexpected mapping or sequence inside a plain scalar: '${n.text}'`, n.no);
+        throw new YamlError(
+          `unexpected mapping or sequence inside a plain scalar: '${n.text}'`,
+          n.no,
+        );
       }
       parts.push(pendingEmpty > 0 ? '\n'.repeat(pendingEmpty) : ' ');
       parts.push(stripComment(n.text));
@@ -246,7 +266,8 @@ class YamlParser {
     const one = this.scanQuoted(r, 0, l);
     if (one !== null) {
       const after = r.slice(one.end).trim();
-      if (after !== '' && !after.startsWith('#')) throw new YamlError(`unexpected text after quoted scalar: '${after}'`, l.no);
+      if (after !== '' && !after.startsWith('#'))
+        throw new YamlError(`unexpected text after quoted scalar: '${after}'`, l.no);
       return one.value;
     }
     // Join continuation lines, folding as YAML does, then scan once.
@@ -268,12 +289,12 @@ class YamlParser {
         sep = '';
       } else sep = ' ';
       joined = joined.replace(/[ \t]+$/, '') + sep + n.text.trimStart();
-      const done = this.scanQuoted(joined.replace(/\n(?=\n*[^\n])/g, (m) => m), 0, l);
+      const done = this.scanQuoted(joined, 0, l);
       if (done !== null) {
         const after = joined.slice(done.end).trim();
-        if (after !== '' && !after.startsWith('#')) throw new YamlError(`unexpected text after quoted scalar: '${after}'`, n.no);
-        // An empty line inside the scalar stands for one newline and eats the folding space.
-        return done.value.replace(/\n /g, '\n');
+        if (after !== '' && !after.startsWith('#'))
+          throw new YamlError(`unexpected text after quoted scalar: '${after}'`, n.no);
+        return done.value;
       }
     }
   }
@@ -291,7 +312,9 @@ class YamlParser {
       const n = this.lines[this.i]!;
       const rawTrimmed = n.raw.trim();
       if (rawTrimmed === '') {
-        body.push(n.raw.length > contentIndent && contentIndent >= 0 ? n.raw.slice(contentIndent) : '');
+        body.push(
+          n.raw.length > contentIndent && contentIndent >= 0 ? n.raw.slice(contentIndent) : '',
+        );
         this.i++;
         continue;
       }
@@ -303,8 +326,7 @@ class YamlParser {
       body.push(n.raw.slice(contentIndent));
       this.i++;
     }
-    // Trailing empty lines belong to chomping, not to the content; lines past the scalar that we read
-    // as "empty" must be given back so the parent sees them (harmless: they are blank).
+    // Trailing empty lines belong to chomping, not to the content.
     let trailing = 0;
     while (body.length > 0 && body[body.length - 1]!.trim() === '') {
       body.pop();
@@ -324,7 +346,8 @@ class YamlParser {
         }
         const more = /^[ \t]/.test(line);
         if (prev === 'none') text += '\n'.repeat(empties) + line;
-        else if (prev === 'normal' && !more) text += (empties > 0 ? '\n'.repeat(empties) : ' ') + line;
+        else if (prev === 'normal' && !more)
+          text += (empties > 0 ? '\n'.repeat(empties) : ' ') + line;
         else text += '\n' + '\n'.repeat(empties) + line;
         prev = more ? 'more' : 'normal';
         empties = 0;
@@ -363,7 +386,8 @@ function decodeEscape(t: string, i: number, lineNo: number): { text: string; len
   const hex = c === 'x' ? 2 : c === 'u' ? 4 : c === 'U' ? 8 : 0;
   if (hex) {
     const h = t.slice(i + 2, i + 2 + hex);
-    if (!new RegExp(`^[0-9a-fA-F]{${hex}}$`).test(h)) throw new YamlError(`bad escape '\\${c}${h}'`, lineNo);
+    if (!new RegExp(`^[0-9a-fA-F]{${hex}}$`).test(h))
+      throw new YamlError(`bad escape '\\${c}${h}'`, lineNo);
     return { text: String.fromCodePoint(parseInt(h, 16)), len: 2 + hex };
   }
   throw new YamlError(`unknown escape '\\${c ?? ''}'`, lineNo);
@@ -452,7 +476,8 @@ function parseFlow(s: string, lineNo: number): YamlValue {
   };
   const v = coll();
   ws();
-  if (i !== s.length) throw new YamlError(`unexpected text after flow collection: '${s.slice(i)}'`, lineNo);
+  if (i !== s.length)
+    throw new YamlError(`unexpected text after flow collection: '${s.slice(i)}'`, lineNo);
   return v;
 }
 
@@ -492,7 +517,8 @@ export interface ActionManifest {
 
 function asMap(v: YamlValue | undefined, what: string): { [k: string]: YamlValue } {
   if (v === undefined || v === null) return {};
-  if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`action.yml: '${what}' must be a mapping`);
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new Error(`action.yml: '${what}' must be a mapping`);
   return v;
 }
 
@@ -508,7 +534,7 @@ export function parseActionManifest(text: string, file = 'action.yml'): ActionMa
   try {
     doc = parseYaml(text);
   } catch (e) {
-    throw new Error(`${file}: ${(e as Error).message}`);
+    throw new Error(`${file}: ${(e as Error).message}`, { cause: e });
   }
   const root = asMap(doc, '(root)');
   const name = asStr(root['name'], 'name');
@@ -522,8 +548,10 @@ export function parseActionManifest(text: string, file = 'action.yml'): ActionMa
       const key = mk.toLowerCase();
       if (key === 'description') input.description = asStr(mv, `inputs.${k}.description`);
       else if (key === 'default') input.default = asStr(mv, `inputs.${k}.default`) ?? '';
-      else if (key === 'required') input.required = /^true$/i.test(asStr(mv, `inputs.${k}.required`) ?? '');
-      else if (key === 'deprecationmessage') input.deprecationMessage = asStr(mv, `inputs.${k}.deprecationMessage`);
+      else if (key === 'required')
+        input.required = /^true$/i.test(asStr(mv, `inputs.${k}.required`) ?? '');
+      else if (key === 'deprecationmessage')
+        input.deprecationMessage = asStr(mv, `inputs.${k}.deprecationMessage`);
     }
     inputs[k] = input;
   }

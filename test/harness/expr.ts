@@ -51,7 +51,8 @@ function tokenize(src: string): Tok[] {
       let s = '';
       i++;
       for (;;) {
-        if (i >= src.length) throw new ExprError(`Unexpected end of expression: unterminated string in: ${src}`);
+        if (i >= src.length)
+          throw new ExprError(`Unexpected end of expression: unterminated string in: ${src}`);
         if (src[i] === "'") {
           if (src[i + 1] === "'") {
             s += "'";
@@ -72,7 +73,9 @@ function tokenize(src: string): Tok[] {
     const num = /^(?:-?0x[0-9a-fA-F]+|-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)/.exec(src.slice(i));
     if (num && (c !== '-' || numberAllowed) && (c !== '.' || numberAllowed)) {
       const text = num[0];
-      const v = /0x/i.test(text) ? (text.startsWith('-') ? -1 : 1) * parseInt(text.replace(/^-?0x/i, ''), 16) : Number(text);
+      const v = /0x/i.test(text)
+        ? (text.startsWith('-') ? -1 : 1) * parseInt(text.replace(/^-?0x/i, ''), 16)
+        : Number(text);
       out.push({ t: 'num', v });
       i += text.length;
       continue;
@@ -84,7 +87,10 @@ function tokenize(src: string): Tok[] {
       continue;
     }
     const op = OPS.find((o) => src.startsWith(o, i));
-    if (!op) throw new ExprError(`Unexpected symbol: '${c}'. Located at position ${i + 1} within expression: ${src}`);
+    if (!op)
+      throw new ExprError(
+        `Unexpected symbol: '${c}'. Located at position ${i + 1} within expression: ${src}`,
+      );
     out.push({ t: 'op', v: op });
     i += op.length;
   }
@@ -170,7 +176,8 @@ class Parser {
       if (this.isOp('.')) {
         this.i++;
         const t = this.peek();
-        if (t.t !== 'id') throw new ExprError(`Expected a property name after '.' in expression: ${this.src}`);
+        if (t.t !== 'id')
+          throw new ExprError(`Expected a property name after '.' in expression: ${this.src}`);
         this.i++;
         n = { k: 'prop', obj: n, key: { k: 'lit', v: t.v } };
       } else if (this.isOp('[')) {
@@ -231,7 +238,8 @@ function toNumber(v: ExprValue): number {
   if (typeof v === 'string') {
     const s = v.trim();
     if (s === '') return 0;
-    if (/^-?0x[0-9a-f]+$/i.test(s)) return (s.startsWith('-') ? -1 : 1) * parseInt(s.replace(/^-?0x/i, ''), 16);
+    if (/^-?0x[0-9a-f]+$/i.test(s))
+      return (s.startsWith('-') ? -1 : 1) * parseInt(s.replace(/^-?0x/i, ''), 16);
     if (/^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i.test(s)) return Number(s);
     return NaN;
   }
@@ -378,16 +386,22 @@ function call(name: string, argNodes: Node[], ctx: ExprContext): ExprValue {
       return name === 'startswith' ? a.startsWith(b) : a.endsWith(b);
     }
     case 'format': {
-      if (argNodes.length < 1) throw new ExprError("Invalid number of arguments for function 'format'");
+      if (argNodes.length < 1)
+        throw new ExprError("Invalid number of arguments for function 'format'");
       const [fmt, ...rest] = args();
-      return toExprString(fmt ?? null)
-        .replace(/\{\{|\}\}|\{(\d+)\}/g, (m, idx: string | undefined) => {
+      return toExprString(fmt ?? null).replace(
+        /\{\{|\}\}|\{(\d+)\}/g,
+        (m, idx: string | undefined) => {
           if (m === '{{') return '{';
           if (m === '}}') return '}';
           const i = Number(idx);
-          if (i >= rest.length) throw new ExprError(`The following format string references more arguments than were supplied: ${toExprString(fmt ?? null)}`);
+          if (i >= rest.length)
+            throw new ExprError(
+              `The following format string references more arguments than were supplied: ${toExprString(fmt ?? null)}`,
+            );
           return toExprString(rest[i]!);
-        });
+        },
+      );
     }
     default:
       throw new ExprError(`Unrecognized function: '${name}'`);

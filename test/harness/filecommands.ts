@@ -87,7 +87,9 @@ export function* iterKeyValueFile(
         let t = readLine(text, index, crlf);
         while (t === null || t.line !== delimiter) {
           if (t === null) {
-            throw new FileCommandError(`Invalid value. Matching delimiter not found '${delimiter}'`);
+            throw new FileCommandError(
+              `Invalid value. Matching delimiter not found '${delimiter}'`,
+            );
           }
           if (t.newline === null) {
             throw new FileCommandError('Invalid value. EOF marker missing new line.');
@@ -371,7 +373,10 @@ export class CommandProcessor {
       this.run(cmd);
     } catch (e) {
       const info = omitEcho ? cmd.command : line;
-      this.sink.annotate({ level: 'error', message: `Unable to process command '${info}' successfully.` });
+      this.sink.annotate({
+        level: 'error',
+        message: `Unable to process command '${info}' successfully.`,
+      });
       this.sink.annotate({ level: 'error', message: (e as Error).message });
       this.sink.fail();
     }
@@ -380,7 +385,8 @@ export class CommandProcessor {
 
   private requireName(cmd: WorkflowCommand): string {
     const name = getProperty(cmd.properties, 'name');
-    if (!name) throw new FileCommandError(`Required field 'name' is missing in ##[${cmd.command}] command.`);
+    if (!name)
+      throw new FileCommandError(`Required field 'name' is missing in ##[${cmd.command}] command.`);
     return name;
   }
 
@@ -397,7 +403,8 @@ export class CommandProcessor {
       }
       case 'set-env':
       case 'add-path': {
-        if (!this.opts.allowUnsecureCommands) throw new FileCommandError(UNSECURE_COMMAND_DISABLED(cmd.command));
+        if (!this.opts.allowUnsecureCommands)
+          throw new FileCommandError(UNSECURE_COMMAND_DISABLED(cmd.command));
         if (cmd.command === 'add-path') {
           if (!cmd.data) throw new FileCommandError("Parameter 'path' cannot be null or empty.");
           s.addPath(cmd.data);
@@ -405,7 +412,10 @@ export class CommandProcessor {
         }
         const name = this.requireName(cmd);
         if (SET_ENV_BLOCK_LIST.some((b) => b.toLowerCase() === name.toLowerCase())) {
-          s.annotate({ level: 'error', message: `Can't update ${name} environment variable using ::set-env:: command.` });
+          s.annotate({
+            level: 'error',
+            message: `Can't update ${name} environment variable using ::set-env:: command.`,
+          });
           return;
         }
         s.setEnv(name, cmd.data);
@@ -413,7 +423,10 @@ export class CommandProcessor {
       }
       case 'add-mask':
         if (cmd.data.trim() === '') {
-          s.annotate({ level: 'warning', message: "Can't add secret mask for empty string in ##[add-mask] command." });
+          s.annotate({
+            level: 'warning',
+            message: "Can't add secret mask for empty string in ##[add-mask] command.",
+          });
         } else {
           if (this.echo) s.log('::add-mask::***');
           s.addMask(cmd.data);
@@ -454,7 +467,10 @@ export class CommandProcessor {
         // Problem matchers are not emulated; the command is consumed like the runner consumes it.
         return;
       default:
-        s.annotate({ level: 'warning', message: `Can't find command extension for ##[${cmd.command}.command].` });
+        s.annotate({
+          level: 'warning',
+          message: `Can't find command extension for ##[${cmd.command}.command].`,
+        });
     }
   }
 }

@@ -1,0 +1,98 @@
+// Restoring GOMODCACHE from the Actions cache.
+//
+// Restoring over an existing module cache: Go makes module trees read-only (unless -modcacherw), and
+// tar cannot replace a file in a read-only directory: `tar: …: Cannot open: File exists` (setup-go's
+// long-standing failure). Two ways out: restore into the existing directory after `chmod -R u+w`, or
+// restore into a fresh sibling and point GOMODCACHE at it. We restore in place:
+// - the module cache is content-addressed: a module@version's files are the same bytes wherever they
+//   came from (go.sum-verified), so tar overwriting an existing file with the archived one is harmless,
+//   and what was already there (a self-hosted runner's cache, a step before ours) stays usable;
+// - GOMODCACHE keeps the value the user and `go env` agree on: no exported variable that a user's
+//   `go env -w GOMODCACHE`, a later setup step or a script reading $(go env GOMODCACHE) could disagree
+//   with, and the cache version @actions/cache derives from the path stays the same on save;
+// - on GitHub-hosted runners GOMODCACHE is absent or empty, so the chmod walk costs nothing there.
+// On POSIX only directories need u+w (unlinking needs the directory writable); Windows refuses to
+// replace read-only files, so there files get it too (makeWritable).
+import * as cache from '@actions/cache';
+import * as fs from 'node:fs/promises';
+import { makeWritable, moduleSetHashOfItems, scanModCache } from './trim.js';
+
+export interface PrepareResult {
+  /** GOMODCACHE existed and had entries. */
+  existed: boolean;
+  /** Directories (and on Windows files) that were made writable. */
+  madeWritable: number;
+  /** A line for the log when something was done. */
+  note?: string;
+}
+
+/** Makes an existing GOMODCACHE writable so that a restore can write over it. Never throws. */
+export async function prepareModCacheDir(gomodcache: string): Promise<PrepareResult> {
+  const entries = await fs.readdir(gomodcache).catch(() => [] as string[]);
+  if (entries.length === 0) return { existed: false, madeWritable: 0 };
+  const madeWritable = await makeWritable(gomodcache).catch(() => 0);
+  return {
+    existed: true,
+    madeWritable,
+    ...(madeWritable > 0
+      ? {
+          note: `GOMODCACHE ${gomodcache} already had content; made ${madeWritable} read-only entries writable so the restore can write over them`,
+        }
+      : {}),
+  };
+}
+
+/** moduleSetHashOfItems of what GOMODCACHE holds now (names only: cheap). */
+export async function moduleSetHash(gomodcache: string): Promise<string> {
+  return moduleSetHashOfItems(await scanModCache(gomodcache, { sizes: false }));
+}
+
+/** The parts of @actions/cache used here (tests pass a fake). */
+export interface CacheApi {
+  restoreCache: typeof cache.restoreCache;
+  saveCache: typeof cache.saveCache;
+}
+
+export const actionsCache: CacheApi = {
+  restoreCache: (...a) => cache.restoreCache(...a),
+  saveCache: (...a) => cache.saveCache(...a),
+};
+
+export interface ModCacheRestoreResult {
+  matchedKey: string | null;
+  /** The primary key itself matched. */
+  exact: boolean;
+  ms: number;
+  prepared: PrepareResult[];
+  /** A cache-service or validation problem; the restore is then a miss. */
+  error?: string;
+}
+
+/** Prepares each path, then restores. Never throws: a fault is a miss with `error`. */
+export async function restoreModCache(o: {
+  paths: string[];
+  primaryKey: string;
+  restoreKeys?: string[];
+  cache?: CacheApi;
+}): Promise<ModCacheRestoreResult> {
+  const t0 = Date.now();
+  const prepared: PrepareResult[] = [];
+  for (const p of o.paths) prepared.push(await prepareModCacheDir(p));
+  try {
+    const matched = await (o.cache ?? actionsCache).restoreCache(
+      o.paths,
+      o.primaryKey,
+      o.restoreKeys ?? [],
+    );
+    const matchedKey = matched ?? null;
+    return { matchedKey, exact: matchedKey === o.primaryKey, ms: Date.now() - t0, prepared };
+  } catch (err) {
+    return {
+      matchedKey: null,
+      exact: false,
+      ms: Date.now() - t0,
+      prepared,
+      error: err instanceof Error ? err.message : String(err),
+    };
+  }
+}
