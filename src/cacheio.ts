@@ -4,6 +4,8 @@ import * as cache from '@actions/cache';
 
 export interface RestoreResult {
   matchedKey: string | null;
+  /** A key that matched but whose archive failed: the restore target may hold part of it. */
+  failedKey?: string;
   ms: number;
   error?: string;
 }
@@ -16,6 +18,11 @@ export interface SaveResult {
   error?: string;
 }
 
+/**
+ * Restores in two calls, a lookup and then the exact key, because restoreCache answers a failed
+ * download or a corrupt archive the same way as a miss (undefined, after tar may already have written
+ * part of it). Knowing that a key matched but did not arrive lets the caller clean up the partial files.
+ */
 export async function restoreEntry(
   paths: string[],
   primaryKey: string,
@@ -23,8 +30,18 @@ export async function restoreEntry(
 ): Promise<RestoreResult> {
   const t0 = Date.now();
   try {
-    const matchedKey = (await cache.restoreCache(paths, primaryKey, restoreKeys)) ?? null;
-    return { matchedKey, ms: Date.now() - t0 };
+    const found = await cache.restoreCache(paths, primaryKey, restoreKeys, { lookupOnly: true });
+    if (!found) return { matchedKey: null, ms: Date.now() - t0 };
+    const got = await cache.restoreCache(paths, found, []);
+    if (got !== found) {
+      return {
+        matchedKey: null,
+        ms: Date.now() - t0,
+        failedKey: found,
+        error: `${found} matched but could not be downloaded or unpacked`,
+      };
+    }
+    return { matchedKey: found, ms: Date.now() - t0 };
   } catch (err) {
     return { matchedKey: null, ms: Date.now() - t0, error: message(err) };
   }

@@ -21,7 +21,7 @@ import { buildKeys, deltaPrefix, moduleKeys, tierKind, type KeyContext } from '.
 import { chooseMode, quoteWord } from './mode.js';
 import { applyContentMtimes } from './mtimes.js';
 import { findDependencyFiles, hashFiles } from './modcache/gosum.js';
-import { moduleSetHash, prepareModCacheDir } from './modcache/restore.js';
+import { clearModCache, moduleSetHash, prepareModCacheDir } from './modcache/restore.js';
 import { pullRequestNumber } from './savepolicy.js';
 import {
   encodeState,
@@ -187,6 +187,13 @@ async function restoreModules(
 
     const r = await restoreEntry([go.gomodcache], keys.primary, keys.restorePrefixes);
     if (r.error) problems.push(`module cache restore failed: ${r.error}`);
+    if (r.failedKey) {
+      // A half-unpacked module tree would be trusted by Go as it stands: start from an empty one.
+      await clearModCache(go.gomodcache);
+      core.warning(
+        `go-cache: the module cache ${r.failedKey} did not restore cleanly; it was cleared and Go downloads what it needs`,
+      );
+    }
     const restoredSetHash = await moduleSetHash(go.gomodcache);
     const restoredBytes = r.matchedKey ? await dirBytes(go.gomodcache) : 0;
     core.info(
@@ -310,7 +317,17 @@ async function restoreBuild(
         });
         daemonPid = started.pid;
         const shim = path.join(bundle, '..', 'shim', 'index.js');
-        const prog = [process.execPath, shim, '--dir', storeDir, '--socket', socket]
+        // The shim's log shows when it had to serve the store itself; the post step prints it.
+        const prog = [
+          process.execPath,
+          shim,
+          '--dir',
+          storeDir,
+          '--socket',
+          socket,
+          '--log',
+          path.join(root, 'shim.log'),
+        ]
           .map(quoteWord)
           .join(' ');
         core.exportVariable('GOCACHEPROG', prog);

@@ -10,6 +10,7 @@ import { listStore, markExecutables, stageTier } from './buildcache/tiers.js';
 import { computeWorkingSet, type WorkingSet } from './buildcache/workingset.js';
 import { saveEntry, type SaveResult } from './cacheio.js';
 import {
+  mergeUsage,
   readStandaloneUsage,
   stopDaemon,
   type HelperStats,
@@ -60,7 +61,10 @@ async function save(): Promise<void> {
     ref: process.env.GITHUB_REF ?? '',
   });
   const build = state.build ? await saveBuild(state, state.build, policy) : null;
-  if (state.build?.daemonLog) await printLog(state.build.daemonLog);
+  if (state.build?.daemonLog) {
+    await printLog(state.build.daemonLog);
+    await printLog(path.join(path.dirname(state.build.daemonLog), 'shim.log'));
+  }
   const modules = state.modules ? await saveModules(state.modules, policy) : null;
   await writeReport({ state, build, modules, policyReason: policy.reason });
 }
@@ -91,8 +95,10 @@ async function saveBuild(
         );
         core.warning(`go-cache: ${problems.at(-1)}`);
       }
-      usage = [...(usage ?? []), ...readStandaloneUsage(b.storeDir)];
-      used = usage.map(toTierEntry);
+      // The daemon also flushes its record to the store; merging keeps one record per action.
+      const merged = new Map<string, UsageEntry>();
+      for (const u of [...(usage ?? []), ...readStandaloneUsage(b.storeDir)]) mergeUsage(merged, u);
+      used = [...merged.values()].map(toTierEntry);
       if (problems.length) {
         // Without the daemon's record, everything written since the restore counts as used, and
         // what was restored keeps the last-use times it came with.

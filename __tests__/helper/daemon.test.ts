@@ -158,6 +158,28 @@ describe('Daemon', () => {
     c.end();
   });
 
+  it('a put it cannot write anywhere is still answered with a DiskPath, never Err', async () => {
+    fs.rmSync(path.join(dir, 'store', '.go-cache'), { recursive: true, force: true });
+    fs.writeFileSync(path.join(dir, 'store', '.go-cache'), 'in the way');
+    const tmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = path.join(dir, 'store', '.go-cache'); // and no spill dir
+    try {
+      const c = await RawClient.connect(socket);
+      const body = Buffer.from('homeless');
+      c.send(putRequest(1, actionOf('homeless'), body));
+      const [r] = await c.responses.waitFor([1]);
+      expect(r).toEqual({
+        id: 1,
+        diskPath: new Store(path.join(dir, 'store')).outputPath(sha(body)),
+      });
+      c.end();
+      expect((await report(socket)).stats).toMatchObject({ puts: 1, errors: 1 });
+    } finally {
+      if (tmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdir;
+    }
+  });
+
   describe('malformed input', () => {
     it('answers bad requests with Err, keeps the connection, keeps no entry', async () => {
       const c = await RawClient.connect(socket);

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ping, report, socketPathFor, startDaemon, stopDaemon } from '../../src/helper/control.js';
-import { ENTRY_SIZE, parseIndexEntry } from '../../src/helper/store.js';
+import { ENTRY_SIZE, formatIndexEntry, parseIndexEntry } from '../../src/helper/store.js';
 import {
   compiles,
   copyFixture,
@@ -25,6 +25,7 @@ let store: string;
 let socket: string;
 let env: NodeJS.ProcessEnv;
 let shimLog: string;
+let daemonPid = 0;
 
 beforeAll(async () => {
   await ensureBundles();
@@ -35,12 +36,22 @@ beforeAll(async () => {
   fs.cpSync(seed, store, { recursive: true });
   socket = socketPathFor(path.join(work, 'private'));
   shimLog = path.join(work, 'shim.log');
-  await startDaemon({ script: DAEMON_JS, dir: store, socket, log: path.join(work, 'daemon.log') });
+  ({ pid: daemonPid } = await startDaemon({
+    script: DAEMON_JS,
+    dir: store,
+    socket,
+    log: path.join(work, 'daemon.log'),
+  }));
   env = goEnv(work, { GOCACHEPROG: shimCommand({ store, socket, log: shimLog }) });
 });
 
 afterAll(async () => {
-  if (socket && (await ping(socket))) await stopDaemon(socket);
+  if (socket && (await ping(socket))) await stopDaemon(socket).catch(() => undefined);
+  try {
+    if (daemonPid) process.kill(daemonPid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
   if (work) fs.rmSync(work, { recursive: true, force: true });
 });
 
@@ -104,12 +115,25 @@ describe('go through the daemon', () => {
       }
     }
     expect(checked).toBeGreaterThan(100);
+    // Entries Go itself wrote (the seed was made with Go's disk cache) parse and re-format to the
+    // same bytes.
+    const seed = await seedStore();
+    let native = 0;
+    for (const sub of ['00', '3f', '80', 'c1', 'ff']) {
+      const names = fs.readdirSync(path.join(seed, sub)).filter((n) => n.endsWith('-a'));
+      for (const name of names) {
+        const text = fs.readFileSync(path.join(seed, sub, name), 'latin1');
+        expect(formatIndexEntry(parseIndexEntry(text, name.slice(0, -2))!)).toBe(text);
+        native++;
+      }
+    }
+    expect(native).toBeGreaterThan(0);
     // And Go itself reads the store as its GOCACHE: a build with it compiles nothing.
-    const native = await go(['build', '-x', '-o', path.join(work, 'app3'), './cmd/app'], {
+    const asGocache = await go(['build', '-x', '-o', path.join(work, 'app3'), './cmd/app'], {
       cwd: mod,
       env: { ...env, GOCACHEPROG: '', GOCACHE: store },
     });
-    expect(compiles(native.stderr)).toEqual([]);
+    expect(compiles(asGocache.stderr)).toEqual([]);
   });
 
   it('go clean -testcache still invalidates test results served by the helper', async () => {

@@ -234,6 +234,25 @@ describe('daemon trouble in the middle of a stream', () => {
     expect((await store.get(actionOf('half')))!.diskPath).toBe(put.diskPath);
   });
 
+  it('a daemon answering a put with Err: the shim stores it itself (an Err would fail the go command)', async () => {
+    await fakeDaemon((line, sock) => {
+      const req = JSON.parse(line) as { ID: number };
+      sock.write(encodeResponse({ id: req.ID, err: 'daemon disk trouble' }));
+    });
+    const s = startShim({ socket });
+    const body = Buffer.from('retry me here');
+    s.send(putRequest(1, actionOf('retry'), body));
+    s.send(getRequest(2, actionOf('retry')));
+    s.send(close(3));
+    const [put, get] = await s.responses.waitFor([1, 2, 3]);
+    s.end();
+    await s.done;
+    expect(put.err).toBeUndefined();
+    expect(put.diskPath).toBe(new Store(storeDir).outputPath(sha(body)));
+    expect(get.err).toBe('daemon disk trouble'); // a get error is a miss to the go command
+    expect(s.log()).toMatch(/daemon could not take put 1 \(daemon disk trouble\); storing it here/);
+  });
+
   it('a daemon that stops answering: after stallMs the shim takes over', async () => {
     await fakeDaemon(() => undefined); // greets, then silence
     const s = startShim({ socket, stallMs: 300 });

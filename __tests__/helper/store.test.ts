@@ -32,7 +32,7 @@ async function bodyOf(body: Buffer): Promise<BodyReader | null> {
 
 async function put(store: Store, actionID: string, body: Buffer) {
   const received = await store.receiveBody(await bodyOf(body), sha(body), body.length);
-  return store.commitPut(actionID, sha(body), body.length, received.path);
+  return store.commitPut(actionID, sha(body), body.length, received.path!);
 }
 
 let dir: string;
@@ -170,8 +170,8 @@ describe('Store', () => {
     const body = Buffer.from('moved by someone else');
     const received = await store.receiveBody(await bodyOf(body), sha(body), body.length);
     fs.mkdirSync(path.dirname(store.outputPath(sha(body))), { recursive: true });
-    fs.renameSync(received.path, store.outputPath(sha(body)));
-    const res = await store.commitPut(A, sha(body), body.length, received.path);
+    fs.renameSync(received.path!, store.outputPath(sha(body)));
+    const res = await store.commitPut(A, sha(body), body.length, received.path!);
     expect(res.stored).toBe(true);
     expect((await store.get(A))!.diskPath).toBe(store.outputPath(sha(body)));
   });
@@ -194,12 +194,32 @@ describe('Store', () => {
       const body = Buffer.from('spilled');
       const received = await store.receiveBody(await bodyOf(body), sha(body), body.length);
       expect(received.inStore).toBe(false);
-      expect(path.dirname(received.path)).toBe(spillDir());
-      const res = await store.commitPut(A, sha(body), body.length, received.path);
+      expect(path.dirname(received.path!)).toBe(spillDir());
+      const res = await store.commitPut(A, sha(body), body.length, received.path!);
       expect(res).toMatchObject({ stored: false, diskPath: received.path });
       expect(fs.readFileSync(res.diskPath)).toEqual(body);
       expect(await store.get(A)).toBeNull();
-      fs.rmSync(received.path);
+      fs.rmSync(received.path!);
+    });
+
+    it('nothing writable at all: the body is still read and checked, no path, no throw', async () => {
+      fs.mkdirSync(store.dir, { recursive: true });
+      fs.writeFileSync(path.join(store.dir, '.go-cache'), 'in the way');
+      const tmpdir = process.env.TMPDIR;
+      process.env.TMPDIR = path.join(store.dir, '.go-cache'); // a file: no spill dir either
+      try {
+        const body = Buffer.from('nowhere');
+        const received = await store.receiveBody(await bodyOf(body), sha(body), body.length);
+        expect(received.path).toBeNull();
+        expect(received.problem).toMatch(/writing the body/);
+        expect(store.unwritablePut(sha(body))).toBe(store.outputPath(sha(body)));
+        await expect(
+          store.receiveBody(await bodyOf(body), sha(Buffer.from('x')), body.length),
+        ).rejects.toThrow(/does not match/);
+      } finally {
+        if (tmpdir === undefined) delete process.env.TMPDIR;
+        else process.env.TMPDIR = tmpdir;
+      }
     });
 
     it('output directory unusable: not stored, answered with the temp file', async () => {

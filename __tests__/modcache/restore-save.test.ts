@@ -2,17 +2,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prepareModCacheDir, restoreModCache, type CacheApi } from '../../src/modcache/restore.js';
-import { saveModCache } from '../../src/modcache/save.js';
+import { clearModCache, prepareModCacheDir } from '../../src/modcache/restore.js';
 import { makeWritable } from '../../src/modcache/trim.js';
-
-function fakeCache(over: Partial<CacheApi>): CacheApi {
-  return {
-    restoreCache: async () => undefined,
-    saveCache: async () => -1,
-    ...over,
-  };
-}
 
 describe('prepareModCacheDir', () => {
   let root: string;
@@ -50,81 +41,15 @@ describe('prepareModCacheDir', () => {
   });
 });
 
-describe('restoreModCache', () => {
-  it('reports an exact hit, a partial hit and a miss', async () => {
-    const args = { paths: ['/nonexistent/mod'], primaryKey: 'k-1', restoreKeys: ['k-'] };
-    const exact = await restoreModCache({
-      ...args,
-      cache: fakeCache({ restoreCache: async () => 'k-1' }),
-    });
-    expect(exact).toMatchObject({ matchedKey: 'k-1', exact: true });
-    expect(exact.error).toBeUndefined();
-    const partial = await restoreModCache({
-      ...args,
-      cache: fakeCache({ restoreCache: async () => 'k-0' }),
-    });
-    expect(partial).toMatchObject({ matchedKey: 'k-0', exact: false });
-    const miss = await restoreModCache({ ...args, cache: fakeCache({}) });
-    expect(miss).toMatchObject({ matchedKey: null, exact: false });
-  });
-  it('passes paths and keys through', async () => {
-    const seen: unknown[] = [];
-    await restoreModCache({
-      paths: ['/x/mod'],
-      primaryKey: 'p',
-      restoreKeys: ['r1', 'r2'],
-      cache: fakeCache({
-        restoreCache: async (...a) => {
-          seen.push(a);
-          return undefined;
-        },
-      }),
-    });
-    expect(seen).toEqual([[['/x/mod'], 'p', ['r1', 'r2']]]);
-  });
-  it('never throws: a fault is a miss with an error', async () => {
-    const r = await restoreModCache({
-      paths: ['/nonexistent/mod'],
-      primaryKey: 'k',
-      cache: fakeCache({
-        restoreCache: async () => {
-          throw new Error('Key Validation Error: k cannot contain commas.');
-        },
-      }),
-    });
-    expect(r).toMatchObject({
-      matchedKey: null,
-      exact: false,
-      error: expect.stringMatching(/commas/),
-    });
-  });
-});
-
-describe('saveModCache', () => {
-  it('reports saved, not saved, and errors without throwing', async () => {
-    expect(
-      await saveModCache({
-        paths: ['/x'],
-        key: 'k',
-        cache: fakeCache({ saveCache: async () => 42 }),
-      }),
-    ).toMatchObject({ saved: true, cacheId: 42 });
-    const no = await saveModCache({
-      paths: ['/x'],
-      key: 'k',
-      cache: fakeCache({ saveCache: async () => -1 }),
-    });
-    expect(no).toMatchObject({ saved: false, cacheId: null });
-    expect(no.error).toBeUndefined();
-    const bad = await saveModCache({
-      paths: ['/x'],
-      key: 'k',
-      cache: fakeCache({
-        saveCache: async () => {
-          throw new Error('Path Validation Error: none of the paths exist');
-        },
-      }),
-    });
-    expect(bad).toMatchObject({ saved: false, error: expect.stringMatching(/Path Validation/) });
+describe('clearModCache', () => {
+  it('removes a read-only module tree', async () => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'clear-'));
+    const mod = path.join(root, 'example.com', 'm@v1.0.0');
+    await fs.mkdir(mod, { recursive: true });
+    await fs.writeFile(path.join(mod, 'a.go'), 'package m');
+    await fs.chmod(path.join(mod, 'a.go'), 0o444);
+    await fs.chmod(mod, 0o555);
+    await clearModCache(root);
+    await expect(fs.stat(root)).rejects.toThrow(/ENOENT/);
   });
 });

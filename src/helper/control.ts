@@ -16,6 +16,7 @@ import {
 } from './store.js';
 
 export type { UsageEntry } from './store.js';
+export { mergeUsage } from './store.js';
 
 export interface HelperStats {
   gets: number;

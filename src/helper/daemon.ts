@@ -20,7 +20,7 @@ import {
   type ReadResult,
 } from './codec.js';
 import type { HelperReport, HelperStats } from './control.js';
-import { hitResponse, Store, type IndexEntry, type UsageEntry } from './store.js';
+import { hitResponse, mergeUsage, Store, type IndexEntry, type UsageEntry } from './store.js';
 
 /** Sent in the daemon's handshake so a shim knows it reached a go-cache daemon. */
 export const DAEMON_HELLO = { Helper: 'go-cache/1' } as const;
@@ -100,7 +100,6 @@ export class Daemon {
       await fsp.mkdir(path.dirname(socket), { recursive: true, mode: 0o700 });
     }
     const server = net.createServer((sock) => this.accept(sock));
-    server.on('error', (e) => this.log(`server error: ${e.message}`));
     try {
       await listenOn(server, socket);
     } catch (e) {
@@ -108,10 +107,13 @@ export class Daemon {
         throw e;
       }
       // A socket file is there: another daemon, or one left by a killed daemon.
-      if (await canConnect(socket)) throw new Error(`another helper is listening on ${socket}`);
+      if (await canConnect(socket)) {
+        throw new Error(`another helper is listening on ${socket}`, { cause: e });
+      }
       await fsp.rm(socket, { force: true });
       await listenOn(server, socket);
     }
+    server.on('error', (e) => this.log(`server error: ${e.message}`));
     this.server = server;
   }
 
@@ -204,7 +206,15 @@ export class Daemon {
         let inline = false;
         if (bodyFile === undefined) {
           try {
-            bodyFile = (await this.store.receiveBody(r.body, req.outputID!, req.bodySize)).path;
+            const body = await this.store.receiveBody(r.body, req.outputID!, req.bodySize);
+            if (body.path === null) {
+              this.counters.puts++;
+              this.counters.errors++;
+              this.problems.note(`conn ${conn}: put ${req.id}: ${body.problem}`);
+              send({ id: req.id, diskPath: this.store.unwritablePut(req.outputID!) });
+              continue;
+            }
+            bodyFile = body.path;
             inline = true;
           } catch (e) {
             this.counters.errors++;
@@ -271,15 +281,9 @@ export class Daemon {
   }
 
   private recordUse(e: IndexEntry, op: 'get' | 'put'): void {
-    const old = this.usage.get(e.actionID);
-    this.usage.set(e.actionID, {
-      actionID: e.actionID,
-      outputID: e.outputID,
-      size: e.size,
-      lastUse: Date.now(),
-      op: op === 'put' || old?.op === 'put' ? 'put' : 'get',
-    });
-    this.dirty.add(e.actionID);
+    const { actionID, outputID, size } = e;
+    mergeUsage(this.usage, { actionID, outputID, size, lastUse: Date.now(), op });
+    this.dirty.add(actionID);
   }
 
   // ---- control ----

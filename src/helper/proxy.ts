@@ -71,6 +71,7 @@ class ShimSession {
   private state: LinkState = 'down';
   private stallTimer: NodeJS.Timeout | null = null;
   private outputBroken = false;
+  private spilled = false;
 
   constructor(private readonly o: ShimOptions) {
     this.store = new Store(o.dir);
@@ -126,9 +127,20 @@ class ShimSession {
         }
         try {
           const body = await this.store.receiveBody(r.body, req.outputID!, req.bodySize);
+          if (body.path === null) {
+            this.log(`put ${req.id}: ${body.problem}; not stored`);
+            this.write(
+              encodeResponse({ id: req.id, diskPath: this.store.unwritablePut(req.outputID!) }),
+            );
+            continue;
+          }
           this.temps.add(body.path);
-          if (!body.inStore)
-            this.log(`put ${req.id}: store not writable, body spilled to ${spillDir()}`);
+          if (!body.inStore && !this.spilled) {
+            this.spilled = true;
+            this.log(
+              `put ${req.id}: store not writable, body spilled to ${spillDir()} (not logged again)`,
+            );
+          }
           this.dispatch({ req, bodyFile: body.path });
         } catch (e) {
           const message = e instanceof Error ? e.message : String(e);
@@ -183,6 +195,13 @@ class ShimSession {
       return;
     }
     this.pending.delete(res.id);
+    if (res.err && p.req.command === 'put') {
+      // An error answer to a put fails the go command: try the store here instead.
+      this.log(`daemon could not take put ${res.id} (${res.err}); storing it here`);
+      this.serveHere(p);
+      this.armStall();
+      return;
+    }
     // A body the daemon moved into the store is no longer ours to remove.
     if (p.bodyFile !== undefined && res.diskPath && res.diskPath !== p.bodyFile) {
       this.temps.delete(p.bodyFile);
@@ -264,13 +283,8 @@ class ShimSession {
   }
 
   private recordUse(e: IndexEntry, op: 'get' | 'put'): void {
-    mergeUsage(this.usage, {
-      actionID: e.actionID,
-      outputID: e.outputID,
-      size: e.size,
-      lastUse: Date.now(),
-      op,
-    });
+    const { actionID, outputID, size } = e;
+    mergeUsage(this.usage, { actionID, outputID, size, lastUse: Date.now(), op });
   }
 
   // ---- ending ----

@@ -45,10 +45,12 @@ export interface Hit {
 }
 
 export interface ReceivedBody {
-  path: string;
+  /** null when the body could not be written anywhere (see unwritablePut) */
+  path: string | null;
   /** false when the body had to go to the spill directory (the store could not be written) */
   inStore: boolean;
   size: number;
+  problem?: string;
 }
 
 export interface PutResult {
@@ -204,7 +206,13 @@ export class Store {
   }
 
   private ensureTmp(): Promise<void> {
-    this.tmpReady ??= fsp.mkdir(this.tmpDir, { recursive: true }).then(() => undefined);
+    this.tmpReady ??= fsp.mkdir(this.tmpDir, { recursive: true }).then(
+      () => undefined,
+      (e: unknown) => {
+        this.tmpReady = null; // try again next time: the problem may pass
+        throw e;
+      },
+    );
     return this.tmpReady;
   }
 
@@ -215,33 +223,65 @@ export class Store {
   /**
    * Writes a put's body to a temp file while hashing it; the SHA-256 must equal outputID (the go
    * command sends the body's SHA-256 as OutputID). When the store cannot be written (full,
-   * read-only), the body goes to the spill directory instead, even halfway through.
+   * read-only), the body goes to the spill directory instead, even halfway through. Throws only
+   * for a bad body (malformed, wrong size or hash); when nothing at all can be written, the body
+   * is still read and checked, and `path` is null.
    */
   async receiveBody(
     body: BodyReader | null,
     outputID: string,
     size: number,
   ): Promise<ReceivedBody> {
-    const file = await TempFile.open(this);
+    let file: TempFile | null = null;
+    let writeError: unknown = null;
+    try {
+      file = await TempFile.open(this);
+    } catch (e) {
+      writeError = e;
+    }
     const hash = createHash('sha256');
     try {
       if (body) {
         await body.pipe(async (chunk) => {
           hash.update(chunk);
-          await file.write(chunk);
+          if (file === null || writeError !== null) return;
+          try {
+            await file.write(chunk);
+          } catch (e) {
+            writeError = e;
+          }
         });
       }
-      await file.close();
+      if (file !== null && writeError === null) await file.close().catch((e) => (writeError = e));
     } catch (e) {
-      await file.discard();
+      await file?.discard();
       throw e;
     }
     const sum = hash.digest('hex');
     if (sum !== outputID) {
-      await file.discard();
+      await file?.discard();
       throw new Error(`body SHA-256 ${sum} does not match OutputID ${outputID}`);
     }
+    if (file === null || writeError !== null) {
+      await file?.discard();
+      return {
+        path: null,
+        inStore: false,
+        size,
+        problem: `writing the body: ${errorText(writeError)}`,
+      };
+    }
     return { path: file.path, inStore: file.inStore, size };
+  }
+
+  /**
+   * The answer to a put that could not be written anywhere. Go fails the whole command on an error
+   * answer to a put (its module index is written through the cache), but reads a put's DiskPath
+   * only for `go list -export`, a test main and PGO profiles: so answer with where the output
+   * would be (it may even be there, from an identical output).
+   */
+  unwritablePut(outputID: string): string {
+    return this.outputPath(outputID);
   }
 
   /** New temp file in the store; throws when the store cannot take one. */
@@ -277,12 +317,19 @@ export class Store {
       if (problem !== undefined && (await this.findOutput(outputID, size))) {
         // Already there (another process, or the rename above happened before a crash).
         problem = undefined;
-        await fsp.rm(bodyFile, { force: true });
+        await fsp.rm(bodyFile, { force: true }).catch(() => undefined);
       }
     }
     if (problem !== undefined) {
       const st = await fsp.stat(bodyFile).catch(() => null);
-      if (!st || st.size !== size) throw new Error(`${problem}; the body file is gone`);
+      if (!st || st.size !== size) {
+        return {
+          diskPath: this.unwritablePut(outputID),
+          stored: false,
+          entry,
+          problem: `${problem}; the body file is gone`,
+        };
+      }
       return { diskPath: bodyFile, stored: false, entry, problem };
     }
     try {
@@ -329,17 +376,19 @@ export class Store {
     }
   }
 
-  /** Removes temp files older than maxAgeMs (left by killed processes). */
+  /** Removes temp and spill files older than maxAgeMs (left by killed processes). */
   async pruneTemp(maxAgeMs: number): Promise<number> {
     let removed = 0;
     const cutoff = Date.now() - maxAgeMs;
-    const names = await fsp.readdir(this.tmpDir).catch(() => [] as string[]);
-    for (const n of names) {
-      const p = path.join(this.tmpDir, n);
-      const st = await fsp.stat(p).catch(() => null);
-      if (st && st.mtimeMs < cutoff) {
-        await fsp.rm(p, { force: true, recursive: true });
-        removed++;
+    for (const dir of [this.tmpDir, spillDir()]) {
+      const names = await fsp.readdir(dir).catch(() => [] as string[]);
+      for (const n of names) {
+        const p = path.join(dir, n);
+        const st = await fsp.stat(p).catch(() => null);
+        if (st && st.mtimeMs < cutoff) {
+          await fsp.rm(p, { force: true, recursive: true }).catch(() => undefined);
+          removed++;
+        }
       }
     }
     return removed;

@@ -13,7 +13,6 @@
 // - on GitHub-hosted runners GOMODCACHE is absent or empty, so the chmod walk costs nothing there.
 // On POSIX only directories need u+w (unlinking needs the directory writable); Windows refuses to
 // replace read-only files, so there files get it too (makeWritable).
-import * as cache from '@actions/cache';
 import * as fs from 'node:fs/promises';
 import { makeWritable, moduleSetHashOfItems, scanModCache } from './trim.js';
 
@@ -47,52 +46,8 @@ export async function moduleSetHash(gomodcache: string): Promise<string> {
   return moduleSetHashOfItems(await scanModCache(gomodcache, { sizes: false }));
 }
 
-/** The parts of @actions/cache used here (tests pass a fake). */
-export interface CacheApi {
-  restoreCache: typeof cache.restoreCache;
-  saveCache: typeof cache.saveCache;
-}
-
-export const actionsCache: CacheApi = {
-  restoreCache: (...a) => cache.restoreCache(...a),
-  saveCache: (...a) => cache.saveCache(...a),
-};
-
-export interface ModCacheRestoreResult {
-  matchedKey: string | null;
-  /** The primary key itself matched. */
-  exact: boolean;
-  ms: number;
-  prepared: PrepareResult[];
-  /** A cache-service or validation problem; the restore is then a miss. */
-  error?: string;
-}
-
-/** Prepares each path, then restores. Never throws: a fault is a miss with `error`. */
-export async function restoreModCache(o: {
-  paths: string[];
-  primaryKey: string;
-  restoreKeys?: string[];
-  cache?: CacheApi;
-}): Promise<ModCacheRestoreResult> {
-  const t0 = Date.now();
-  const prepared: PrepareResult[] = [];
-  for (const p of o.paths) prepared.push(await prepareModCacheDir(p));
-  try {
-    const matched = await (o.cache ?? actionsCache).restoreCache(
-      o.paths,
-      o.primaryKey,
-      o.restoreKeys ?? [],
-    );
-    const matchedKey = matched ?? null;
-    return { matchedKey, exact: matchedKey === o.primaryKey, ms: Date.now() - t0, prepared };
-  } catch (err) {
-    return {
-      matchedKey: null,
-      exact: false,
-      ms: Date.now() - t0,
-      prepared,
-      error: err instanceof Error ? err.message : String(err),
-    };
-  }
+/** Empties GOMODCACHE (read-only trees included), e.g. after a restore that unpacked only part of an archive. */
+export async function clearModCache(gomodcache: string): Promise<void> {
+  await makeWritable(gomodcache).catch(() => 0);
+  await fs.rm(gomodcache, { recursive: true, force: true });
 }

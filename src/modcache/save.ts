@@ -1,5 +1,4 @@
 // Saving GOMODCACHE: trim it to what the repository's go.sum files name, then save it.
-import { actionsCache, type CacheApi } from './restore.js';
 import { readKeepSet } from './gosum.js';
 import { trimToKeepSet, type TrimOptions, type TrimResult } from './trim.js';
 
@@ -26,33 +25,4 @@ export async function trimModCache(
 /** The module-set hash of a trimmed cache; equals moduleSetHash() of a cache restored unchanged. */
 export function moduleSetHashOf(trim: TrimResult): string {
   return trim.keptSetHash;
-}
-
-export interface ModCacheSaveResult {
-  saved: boolean;
-  cacheId: number | null;
-  ms: number;
-  /** A cache-service or validation problem (a key someone else saved first is not one: saved false, no error). */
-  error?: string;
-}
-
-/** Saves `paths` under `key`. Never throws. */
-export async function saveModCache(o: {
-  paths: string[];
-  key: string;
-  cache?: CacheApi;
-}): Promise<ModCacheSaveResult> {
-  const t0 = Date.now();
-  try {
-    const id = await (o.cache ?? actionsCache).saveCache(o.paths, o.key);
-    // saveCache answers -1 when it could not save, having logged why (an existing key included).
-    return { saved: id !== -1, cacheId: id === -1 ? null : id, ms: Date.now() - t0 };
-  } catch (err) {
-    return {
-      saved: false,
-      cacheId: null,
-      ms: Date.now() - t0,
-      error: err instanceof Error ? err.message : String(err),
-    };
-  }
 }

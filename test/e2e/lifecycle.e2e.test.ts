@@ -100,7 +100,7 @@ for (const factory of cacheServiceFactories()) {
       // The next run restores base + delta and needs nothing new.
       const again = await ciRun(world, service, { 'key-prefix': prefix });
       expect(compileLines(again.build.stderr)).toEqual([]);
-      expect(again.main.output).toMatch(/restored delta/);
+      expect(again.main.output).toMatch(/restored delta /);
 
       // A change touching the standard library's build flags rebuilds most of the graph: a new base.
       const rebuilt = await ciRun(
@@ -118,7 +118,7 @@ for (const factory of cacheServiceFactories()) {
         { 'key-prefix': prefix },
         `export GOFLAGS=-gcflags=all=-N\n${BUILD_AND_TEST}`,
       );
-      expect(after.main.output).not.toMatch(/restored delta/);
+      expect(after.main.output).not.toMatch(/restored delta /);
       expect(after.main.output).toMatch(/no delta on this base/);
     });
 
