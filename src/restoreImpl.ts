@@ -21,7 +21,8 @@ import { buildKeys, deltaPrefix, moduleKeys, tierKind, type KeyContext } from '.
 import { chooseMode, quoteWord } from './mode.js';
 import { applyContentMtimes } from './mtimes.js';
 import { findDependencyFiles, hashFiles } from './modcache/gosum.js';
-import { clearModCache, moduleSetHash, prepareModCacheDir } from './modcache/restore.js';
+import { clearModCache, prepareModCacheDir } from './modcache/restore.js';
+import { moduleSetHashOfItems, scanModCache } from './modcache/trim.js';
 import { pullRequestNumber } from './savepolicy.js';
 import {
   encodeState,
@@ -194,8 +195,10 @@ async function restoreModules(
         `go-cache: the module cache ${r.failedKey} did not restore cleanly; it was cleared and Go downloads what it needs`,
       );
     }
-    const restoredSetHash = await moduleSetHash(go.gomodcache);
-    const restoredBytes = r.matchedKey ? await dirBytes(go.gomodcache) : 0;
+    // One walk gives both the module set (post saves only when it changed) and the restored size.
+    const items = await scanModCache(go.gomodcache, { sizes: r.matchedKey !== null });
+    const restoredSetHash = moduleSetHashOfItems(items);
+    const restoredBytes = r.matchedKey ? items.reduce((n, i) => n + i.bytes, 0) : 0;
     core.info(
       r.matchedKey
         ? `restored ${r.matchedKey} (${formatBytes(restoredBytes)}) in ${formatMs(r.ms)}`
@@ -262,7 +265,6 @@ async function restoreBuild(
         key: r.matchedKey,
         kind,
         bytes: absorbed.bytes,
-        archiveBytes: 0,
         ms: r.ms,
         entries: absorbed.entries.length,
         dropped: absorbed.dropped.length,
@@ -363,17 +365,6 @@ async function restoreBuild(
       hit,
     };
   });
-}
-
-async function dirBytes(dir: string): Promise<number> {
-  let total = 0;
-  const entries = await fs.readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  for (const e of entries) {
-    if (!e.isFile()) continue;
-    const st = await fs.stat(path.join(e.parentPath, e.name)).catch(() => null);
-    total += st?.size ?? 0;
-  }
-  return total;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));

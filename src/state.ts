@@ -12,7 +12,6 @@ export interface RestoredTier {
   key: string;
   kind: 'base' | 'delta';
   bytes: number;
-  archiveBytes: number;
   ms: number;
   entries: number;
   dropped: number;

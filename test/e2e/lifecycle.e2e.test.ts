@@ -6,7 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheService } from '../cache-service/server.js';
 import { cacheServiceFactories } from '../cache-service/services.js';
 import type { Job, StepResult } from '../harness/runner.js';
-import { commit, compileLines, makeWorld, newJob, REPO_ROOT, type World } from './world.js';
+import {
+  commit,
+  compileLines,
+  makeWorld,
+  newJob,
+  REPO_ROOT,
+  summaryText,
+  type World,
+} from './world.js';
 
 const BUILD_AND_TEST =
   'go build -x ./... 2>"$RUNNER_TEMP/build.log"\ncat "$RUNNER_TEMP/build.log" >&2\ngo test ./...';
@@ -71,8 +79,17 @@ for (const factory of cacheServiceFactories()) {
       const testLines = warm.build.stdout.split('\n').filter((l) => l.startsWith('ok'));
       expect(testLines.length).toBeGreaterThan(0);
       for (const l of testLines) expect(l).toMatch(/\(cached\)/);
-      expect(warm.job.summary()).toContain('100.0%');
-      expect(warm.post.outputs['hit-rate']).toBe('1.000');
+      // Every get is a hit but one: Go never stores a linked executable through GOCACHEPROG
+      // (cmd/go/internal/work/buildid.go stores it only in its own disk cache; golang/go#69290), so
+      // `go build ./...` asks for cmd/hello's link output, misses, and relinks every run.
+      const stats = /gets \| hits \| misses[^\n]*\n(\d+) \| (\d+) \| (\d+)/.exec(
+        summaryText(warm.job.summary()),
+      );
+      expect(stats, warm.job.summary()).not.toBeNull();
+      const [gets, hits, misses] = stats!.slice(1).map(Number);
+      expect(misses).toBe(1);
+      expect(hits).toBe(gets! - 1);
+      expect(Number(warm.post.outputs['hit-rate'])).toBeGreaterThan(0.99);
       expect(warm.post.output).toMatch(/cache up to date/);
       expect(warm.post.annotations.filter((a) => a.level === 'warning')).toEqual([]);
     });
@@ -226,24 +243,48 @@ describe('faults degrade to a warning and a miss; the build stays right', () => 
     }
   });
 
-  it.each([
-    ['a corrupt archive', { kind: 'corrupt-download' }],
-    ['a truncated archive', { kind: 'truncate-download' }],
-    ['500 on download', { kind: 'server-error', on: ['download'] }],
-    ['429 on lookup', { kind: 'rate-limit', on: ['lookup'] }],
-  ] as const)('%s on restore: a miss, a warning, a correct build', async (_name, fault) => {
-    const world = makeWorld();
+  describe('on restore', () => {
+    // One saved cache serves every restore fault: each job below meets its fault, misses, builds
+    // cold and saves again, so the next one still finds something to fail on.
+    let world: World;
     const prefix = `rfault${Date.now()}`;
+    beforeAll(async () => {
+      world = makeWorld();
+      const cold = await faultRun(world, prefix);
+      expect(cold.post.output).toMatch(/build cache: saved/);
+    });
+
+    it.each([
+      ['a corrupt archive', { kind: 'corrupt-download' }],
+      ['a truncated archive', { kind: 'truncate-download' }],
+      ['500 on download', { kind: 'server-error', on: ['download'] }],
+      ['429 on lookup', { kind: 'rate-limit', on: ['lookup'] }],
+    ] as const)('%s: a miss, a warning, a correct build', async (_name, fault) => {
+      service.setFault({ ...fault } as never);
+      try {
+        const r = await faultRun(world, prefix);
+        expect(r.main.outcome).toBe('success');
+        expect(r.main.outputs['build-cache-hit']).toBe('miss');
+        expect(r.main.annotations.some((a) => a.level === 'warning')).toBe(true);
+        expect(r.build.outcome, r.build.output).toBe('success');
+        expect(r.build.stdout).toMatch(/^ok\s+example.com\/hello\/greet/m);
+        expect(compileLines(r.build.stderr).length).toBeGreaterThan(0);
+      } finally {
+        service.setFault(null);
+      }
+    });
+  });
+
+  it('a slow service: the restore waits for it and still hits', async () => {
+    const world = makeWorld();
+    const prefix = `slow${Date.now()}`;
     await faultRun(world, prefix);
-    service.setFault({ ...fault } as never);
+    service.setFault({ kind: 'slow', delayMs: 2500, on: ['lookup', 'download'] });
     try {
       const r = await faultRun(world, prefix);
-      expect(r.main.outcome).toBe('success');
-      expect(r.main.outputs['build-cache-hit']).toBe('miss');
-      expect(r.main.annotations.some((a) => a.level === 'warning')).toBe(true);
-      expect(r.build.outcome).toBe('success');
-      expect(r.build.stdout).toMatch(/^ok\s+example.com\/hello\/greet/m);
-      expect(compileLines(r.build.stderr).length).toBeGreaterThan(0);
+      expect(r.main.outputs['build-cache-hit']).toBe('exact');
+      expect(r.main.durationMs).toBeGreaterThan(2500);
+      expect(compileLines(r.build.stderr)).toEqual([]);
     } finally {
       service.setFault(null);
     }
@@ -282,7 +323,7 @@ describe('faults degrade to a warning and a miss; the build stays right', () => 
     // Save a tier whose archive carries a tampered output: tamper in the store before the post step stages it.
     const tamper = [
       BUILD_AND_TEST,
-      'f=$(find "$RUNNER_TEMP/go-cache/build" -name "*-d" -size +20k | head -1)',
+      'f=$(find "$RUNNER_TEMP/go-cache/build" -name "*-d" -size +20k -print -quit)',
       'printf "\\x00" | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null',
     ].join('\n');
     await faultRun(world, prefix, tamper);
