@@ -53,14 +53,14 @@ describe('test-mtimes', () => {
     const after =
       'package greet\n\nimport "unicode"\n\n// Up shouts.\nfunc Up(s string) string { return string(unicode.ToUpper(rune(s[0]))) }\n';
     // Same length on purpose: only a content-derived mtime tells Go's module index they differ.
-    const padded =
-      after.length < before.length
-        ? after.replace('// Up shouts.', `// Up shouts.${' '.repeat(before.length - after.length)}`)
-        : after;
-    expect(padded.length).toBe(before.length);
-    commit(world, { 'greet/up.go': before });
+    const width = Math.max(before.length, after.length);
+    const pad = (src: string) =>
+      src.replace('// Up shouts.', `// Up shouts.${' '.repeat(width - src.length)}`);
+    const [oldSrc, newSrc] = [pad(before), pad(after)];
+    expect(newSrc.length).toBe(oldSrc.length);
+    commit(world, { 'greet/up.go': oldSrc });
     await run('go build ./... && go list -f "{{.Imports}}" ./greet');
-    commit(world, { 'greet/up.go': padded });
+    commit(world, { 'greet/up.go': newSrc });
     const { step } = await run('go build ./... && go list -f "{{.Imports}}" ./greet');
     expect(step.outcome, step.output).toBe('success');
     expect(step.stdout).toMatch(/unicode/);
