@@ -1,0 +1,3 @@
+module gocache.bench/cacheprog-trace
+
+go 1.24
