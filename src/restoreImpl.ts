@@ -21,7 +21,7 @@ import { buildKeys, deltaPrefix, moduleKeys, tierKind, type KeyContext } from '.
 import { chooseMode, quoteWord } from './mode.js';
 import { applyContentMtimes } from './mtimes.js';
 import { findDependencyFiles, hashFiles } from './modcache/gosum.js';
-import { clearModCache, prepareModCacheDir } from './modcache/restore.js';
+import { clearModCache, moduleArchivePaths, prepareModCacheDir } from './modcache/restore.js';
 import { moduleSetHashOfItems, scanModCache } from './modcache/trim.js';
 import { pullRequestNumber } from './savepolicy.js';
 import {
@@ -186,7 +186,11 @@ async function restoreModules(
     const prepared = await prepareModCacheDir(go.gomodcache);
     if (prepared.note) core.info(prepared.note);
 
-    const r = await restoreEntry([go.gomodcache], keys.primary, keys.restorePrefixes);
+    const r = await restoreEntry(
+      moduleArchivePaths(go.gomodcache),
+      keys.primary,
+      keys.restorePrefixes,
+    );
     if (r.error) problems.push(`module cache restore failed: ${r.error}`);
     if (r.failedKey) {
       // A half-unpacked module tree would be trusted by Go as it stands: start from an empty one.

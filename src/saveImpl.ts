@@ -17,6 +17,7 @@ import {
   type UsageEntry,
 } from './helper/control.js';
 import { buildKeys, newDeltaKey } from './keys.js';
+import { moduleArchivePaths } from './modcache/restore.js';
 import { moduleSetHashOf, trimModCache, type TrimResult } from './modcache/save.js';
 import { maySave } from './savepolicy.js';
 import {
@@ -221,7 +222,7 @@ async function saveModules(
         problems,
       };
     }
-    const result = await saveEntry([m.path], m.primaryKey);
+    const result = await saveEntry(moduleArchivePaths(m.path), m.primaryKey);
     reportSaveResult('module cache', m.primaryKey, result, problems);
     return {
       state: m,

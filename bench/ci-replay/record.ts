@@ -6,8 +6,22 @@ export const STRATEGY_NAMES = [
   'recipe',
   'go-cache',
   'go-cache-native',
+  'go-cache-nomtimes',
+  'go-cache-r0',
 ] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
+/**
+ * What runs without --strategies. go-cache-nomtimes is the before of test-mtimes' before/after;
+ * go-cache-r0 is a variant for looking into retention.
+ */
+export const DEFAULT_STRATEGIES: StrategyName[] = [
+  'none',
+  'setup-go',
+  'recipe',
+  'go-cache',
+  'go-cache-native',
+  'go-cache-nomtimes',
+];
 
 export const STRATEGY_LABELS: Record<StrategyName, string> = {
   none: 'no cache',
@@ -15,6 +29,8 @@ export const STRATEGY_LABELS: Record<StrategyName, string> = {
   recipe: 'actions/cache recipe',
   'go-cache': 'go-cache (helper)',
   'go-cache-native': 'go-cache (native)',
+  'go-cache-nomtimes': 'go-cache (helper, test-mtimes off)',
+  'go-cache-r0': 'go-cache (helper, retention 0h)',
 };
 
 /** One CI run (one job) of one strategy. */

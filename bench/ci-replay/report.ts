@@ -9,6 +9,8 @@ const COLORS: Record<StrategyName, string> = {
   recipe: '#ff7f0e',
   'go-cache': '#1f77b4',
   'go-cache-native': '#2ca02c',
+  'go-cache-nomtimes': '#8c564b',
+  'go-cache-r0': '#9467bd',
 };
 
 export function median(xs: number[]): number | null {
@@ -246,6 +248,19 @@ export function renderMarkdown(result: BenchResult): string {
       '`<os>-go-<hash>-` and `<os>-go-`, saved every run (`bench/ci-replay/actions/cache-recipe/`);',
     '  - **go-cache (helper)**: this action with its defaults (`key-prefix: replay-helper`);',
     '  - **go-cache (native)**: this action with `mode: native` (`key-prefix: replay-native`).',
+    ...(result.strategies.includes('go-cache-nomtimes')
+      ? [
+          '  - **go-cache (helper, test-mtimes off)**: defaults but `test-mtimes: false` ' +
+            '(`key-prefix: replay-nomtimes`): the before of the test-mtimes before/after.',
+        ]
+      : []),
+    ...(result.strategies.includes('go-cache-r0')
+      ? [
+          '  - **go-cache (helper, retention 0h)**: defaults but `retention: 0h` (`key-prefix: replay-r0`): ' +
+            'tiers keep only what the job itself used, as they would if earlier runs were older than the ' +
+            'default 2-day retention (in this benchmark every run is minutes after the last).',
+        ]
+      : []),
     '',
     '## Machine',
     '',
@@ -329,13 +344,12 @@ export function renderMarkdown(result: BenchResult): string {
       ],
     ];
   };
-  const nat = by('go-cache-native');
-  const cmpN = (other: Summary | null, label: string) =>
+  const cmpN = (other: Summary | null, label: string, nat = by('go-cache-native')) =>
     !nat || !other
       ? []
       : [
           [
-            `go-cache (native) / ${label}`,
+            `${STRATEGY_LABELS[nat.strategy]} / ${label}`,
             fx(ratio(nat.total, other.total)),
             fx(ratio(nat.restore, other.restore)),
             fx(ratio(nat.build, other.build)),
@@ -352,6 +366,7 @@ export function renderMarkdown(result: BenchResult): string {
     ...cmpN(sg, 'setup-go'),
     ...cmpN(rc, 'recipe'),
     ...cmpN(gc, 'go-cache (helper)'),
+    ...cmpN(gc, 'go-cache (helper)', by('go-cache-r0')),
   ];
   if (ratioRows.length) {
     lines.push(
@@ -430,6 +445,61 @@ export function renderMarkdown(result: BenchResult): string {
         '',
       );
     }
+  }
+
+  // test-mtimes before/after: the same action with the feature off and on, side by side per run.
+  const mtOff = result.jobs.filter((j) => j.strategy === 'go-cache-nomtimes');
+  const mtOn = result.jobs.filter((j) => j.strategy === 'go-cache');
+  if (mtOff.length && mtOn.length) {
+    const rows: string[][] = [];
+    const pairs: Array<[JobRecord, JobRecord]> = [];
+    for (const off of [...mtOff].sort((a, b) => a.run - b.run)) {
+      const on = mtOn.find((j) => j.run === off.run);
+      if (!on) continue;
+      pairs.push([off, on]);
+      rows.push([
+        String(off.run),
+        off.version,
+        sec(off.seconds.test),
+        sec(on.seconds.test),
+        `${off.tests.cached}/${off.tests.packages}`,
+        `${on.tests.cached}/${on.tests.packages}`,
+        `${off.compiled.test} / ${on.compiled.test}`,
+      ]);
+    }
+    const later = pairs.filter(([off]) => off.run >= 2);
+    const med = (f: (j: JobRecord) => number, k: 0 | 1) => median(later.map((p) => f(p[k])));
+    rows.push([
+      'median 2..N',
+      '',
+      sec(med((j) => j.seconds.test, 0)),
+      sec(med((j) => j.seconds.test, 1)),
+      String(med((j) => j.tests.cached, 0)),
+      String(med((j) => j.tests.cached, 1)),
+      `${med((j) => j.compiled.test, 0)} / ${med((j) => j.compiled.test, 1)}`,
+    ]);
+    lines.push(
+      '## test-mtimes before/after',
+      '',
+      'The test step of go-cache (helper) with `test-mtimes: false` (before) and with the default `true` ' +
+        '(after), in the same runs. A test result comes from the cache only when its package and every ' +
+        'file it opened are unchanged, so across whole releases most tests rerun either way; the runs ' +
+        'with few source changes show the effect.',
+      '',
+      table(
+        [
+          'run',
+          'version',
+          'test s (off)',
+          'test s (on)',
+          'tests cached (off)',
+          'tests cached (on)',
+          'test compiles off / on',
+        ],
+        rows,
+      ),
+      '',
+    );
   }
 
   lines.push(

@@ -20,7 +20,13 @@ import { compileLines } from '../../test/e2e/world.js';
 import { Job, type StepResult } from '../../test/harness/runner.js';
 import { startGoProxy, type GoProxy } from './goproxy.js';
 import { dependencyCounts, MODULE, prepareSeed, TEST_PACKAGES, VERSIONS } from './project.js';
-import { STRATEGY_NAMES, type BenchResult, type JobRecord, type StrategyName } from './record.js';
+import {
+  DEFAULT_STRATEGIES,
+  STRATEGY_NAMES,
+  type BenchResult,
+  type JobRecord,
+  type StrategyName,
+} from './record.js';
 import { writeReport } from './report.js';
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -51,6 +57,20 @@ function strategies(actionDir: string): Record<StrategyName, Strategy> {
     'go-cache-native': {
       step: { dir: actionDir, inputs: { 'key-prefix': 'replay-native', mode: 'native' } },
       owns: (k) => k.startsWith('replay-native-'),
+    },
+    // test-mtimes off: the before of the feature's before/after (the test step of go-cache is the after).
+    'go-cache-nomtimes': {
+      step: {
+        dir: actionDir,
+        inputs: { 'key-prefix': 'replay-nomtimes', 'test-mtimes': 'false' },
+      },
+      owns: (k) => k.startsWith('replay-nomtimes-'),
+    },
+    // Keeps only what the job itself used: what the tiers would hold if earlier runs were more than
+    // the default retention (2d) ago, which the benchmark's minutes-apart runs never are.
+    'go-cache-r0': {
+      step: { dir: actionDir, inputs: { 'key-prefix': 'replay-r0', retention: '0h' } },
+      owns: (k) => k.startsWith('replay-r0-'),
     },
   };
 }
@@ -85,7 +105,7 @@ const runs = Number(args.runs ?? VERSIONS.length);
 if (!Number.isInteger(runs) || runs < 1 || runs > VERSIONS.length) {
   throw new Error(`--runs must be 1..${VERSIONS.length} (one run per version)`);
 }
-const chosen = (args.strategies ?? STRATEGY_NAMES.join(','))
+const chosen = (args.strategies ?? DEFAULT_STRATEGIES.join(','))
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean) as StrategyName[];

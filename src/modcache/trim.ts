@@ -258,15 +258,15 @@ function tileLevel(rel: string): number {
 }
 
 /**
- * A hash of which module versions a cache holds: the names of the .mod/.info/.zip files and of the
- * extracted trees (not sumdb, lists or locks). The same on restore and after trim when nothing changed.
+ * A hash of which module versions a cache holds: the names of its .mod/.info/.zip files (not extracted
+ * trees, which are not archived, nor sumdb, lists or locks). The same on restore and after trim when
+ * nothing changed, however many trees the job extracted in between.
  */
 export function moduleSetHashOfItems(items: readonly ModCacheItem[]): string {
   const names: string[] = [];
   for (const it of items) {
     const c = classifyItem(it.rel);
     if (c.kind === 'download' && SET_EXTS.has(c.ext)) names.push(`${c.key}.${c.ext}`);
-    else if (c.kind === 'extracted' && it.dir) names.push(`${c.key}/`);
   }
   names.sort();
   return createHash('sha256').update(names.join('\n')).digest('hex');
