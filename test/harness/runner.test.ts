@@ -377,8 +377,14 @@ describe('held-open pipes and leftover processes', () => {
     'finds leftovers by RUNNER_TRACKING_ID only: a process that dropped it survives',
     async () => {
       const job = newJob();
+      // Until `env` has exec'd sleep, the child still carries the ID (a race under load): wait for it.
       const r = await job.run(
-        'env -u RUNNER_TRACKING_ID sleep 60 > /dev/null 2>&1 &\necho "pid=$!" >> "$GITHUB_OUTPUT"',
+        [
+          'env -u RUNNER_TRACKING_ID sleep 60 > /dev/null 2>&1 &',
+          'pid=$!',
+          "while tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^RUNNER_TRACKING_ID='; do sleep 0.01; done",
+          'echo "pid=$pid" >> "$GITHUB_OUTPUT"',
+        ].join('\n'),
       );
       const pid = Number(r.outputs['pid']);
       strays.push(pid);
