@@ -3,6 +3,8 @@ import {
   baseId,
   buildKeys,
   deltaPrefix,
+  moduleDeltaKey,
+  moduleDeltaPrefix,
   moduleKeys,
   newDeltaKey,
   tierKind,
@@ -54,9 +56,24 @@ describe('build keys', () => {
 });
 
 describe('module keys', () => {
-  it('hashes into the primary key and falls back by os/arch', () => {
+  const h = 'ab'.repeat(16);
+  it('looks for a base of this go.sum first, then the newest of the os/arch', () => {
     const k = moduleKeys(ctx, 'ab'.repeat(32));
-    expect(k.primary).toBe(`go-cache-mod-linux-x64-${'ab'.repeat(16)}`);
-    expect(k.restorePrefixes).toEqual(['go-cache-mod-linux-x64-']);
+    expect(k.depsHash).toBe(h);
+    expect(k.basePrefixes).toEqual([
+      `go-cache-mod-linux-x64-base-${h}-`,
+      'go-cache-mod-linux-x64-base-',
+    ]);
+    expect(k.newBase).toBe(`go-cache-mod-linux-x64-base-${h}-${ctx.runTag}`);
+    expect(k.newBase.startsWith(k.exactBasePrefix)).toBe(true);
+  });
+  it('names a delta for its base and the go.sum it completes', () => {
+    const base = `go-cache-mod-linux-x64-base-${'cd'.repeat(16)}-7-1`;
+    const prefix = moduleDeltaPrefix(ctx, base);
+    expect(prefix).toBe(`go-cache-mod-linux-x64-delta-${'cd'.repeat(16)}-7-1-`);
+    expect(moduleDeltaKey(ctx, base, 'ab'.repeat(32))).toBe(`${prefix}${h}`);
+    // Another base's deltas never share the prefix.
+    const other = `go-cache-mod-linux-x64-base-${'cd'.repeat(16)}-8-1`;
+    expect(moduleDeltaKey(ctx, other, h).startsWith(prefix)).toBe(false);
   });
 });

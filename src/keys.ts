@@ -57,16 +57,53 @@ export function newDeltaKey(k: KeyContext, baseKey: string): string {
 }
 
 export interface ModuleKeys {
-  primary: string;
-  restorePrefixes: string[];
+  /** The go.sum hash part (32 hex) that says which module set a base or delta was saved for. */
+  depsHash: string;
+  /** Prefixes tried in order for the base: one saved for these go.sum files, then the newest. */
+  basePrefixes: string[];
+  /** A base whose key starts with this was saved for these go.sum files: an exact hit. */
+  exactBasePrefix: string;
+  /** The key a new base is saved under. */
+  newBase: string;
 }
 
+function moduleRoot(k: Pick<KeyContext, 'prefix' | 'os' | 'arch'>): string {
+  return `${k.prefix}-mod-${sanitize(k.os)}-${sanitize(k.arch)}-`;
+}
+
+// Module caches are shared by every scope of an os/arch: a module version is the same bytes for all.
+// A base is `<root>base-<deps hash>-<run tag>`; a delta on it `<root>delta-<deps hash>-<run tag>-<deps
+// hash>`, so a delta only ever meets its own base and an exact one names the go.sum it completes.
 export function moduleKeys(
-  k: Pick<KeyContext, 'prefix' | 'os' | 'arch'>,
+  k: Pick<KeyContext, 'prefix' | 'os' | 'arch' | 'runTag'>,
   depsHash: string,
 ): ModuleKeys {
-  const root = `${k.prefix}-mod-${sanitize(k.os)}-${sanitize(k.arch)}-`;
-  return { primary: `${root}${depsHash.slice(0, 32)}`, restorePrefixes: [root] };
+  const root = moduleRoot(k);
+  const h = depsHash.slice(0, 32);
+  const exactBasePrefix = `${root}base-${h}-`;
+  return {
+    depsHash: h,
+    basePrefixes: [exactBasePrefix, `${root}base-`],
+    exactBasePrefix,
+    newBase: `${exactBasePrefix}${k.runTag}`,
+  };
+}
+
+/** Prefix of the deltas on a module base; restore takes the newest when none is exact. */
+export function moduleDeltaPrefix(
+  k: Pick<KeyContext, 'prefix' | 'os' | 'arch'>,
+  moduleBaseKey: string,
+): string {
+  return `${moduleRoot(k)}delta-${baseId(moduleBaseKey)}-`;
+}
+
+/** The delta on `moduleBaseKey` that completes it to the module set of `depsHash`. */
+export function moduleDeltaKey(
+  k: Pick<KeyContext, 'prefix' | 'os' | 'arch'>,
+  moduleBaseKey: string,
+  depsHash: string,
+): string {
+  return `${moduleDeltaPrefix(k, moduleBaseKey)}${depsHash.slice(0, 32)}`;
 }
 
 /** Which tier a restored key is, read back from the key itself. */

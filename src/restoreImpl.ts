@@ -17,12 +17,31 @@ import {
   type GoEnv,
 } from './go.js';
 import { InputError, parseInputs, type Inputs } from './inputs.js';
-import { buildKeys, deltaPrefix, moduleKeys, tierKind, type KeyContext } from './keys.js';
+import {
+  buildKeys,
+  deltaPrefix,
+  moduleDeltaKey,
+  moduleDeltaPrefix,
+  moduleKeys,
+  tierKind,
+  type KeyContext,
+} from './keys.js';
 import { chooseMode, quoteWord } from './mode.js';
 import { applyContentMtimes } from './mtimes.js';
 import { findDependencyFiles, hashFiles } from './modcache/gosum.js';
-import { clearModCache, moduleArchivePaths, prepareModCacheDir } from './modcache/restore.js';
-import { moduleSetHashOfItems, scanModCache } from './modcache/trim.js';
+import {
+  clearModCache,
+  moduleArchivePaths,
+  moduleSetHash,
+  prepareModCacheDir,
+} from './modcache/restore.js';
+import {
+  absorbModuleTier,
+  archivedFiles,
+  type ModFile,
+  type ModulesRestored,
+} from './modcache/tiers.js';
+import { scanModCache } from './modcache/trim.js';
 import { pullRequestNumber } from './savepolicy.js';
 import {
   encodeState,
@@ -111,7 +130,7 @@ export async function runRestore(): Promise<void> {
   };
   const modules = inputs.cacheModules
     ? await guarded('module cache', () =>
-        restoreModules(inputs, go, keyContext, workspace, problems),
+        restoreModules(inputs, go, keyContext, workspace, runnerTemp, problems),
       )
     : null;
   const build = inputs.cacheBuild
@@ -134,11 +153,8 @@ export async function runRestore(): Promise<void> {
   await fs.writeFile(stateFile, encodeState(state));
   core.exportVariable(STATE_FILE_ENV, stateFile);
 
-  core.setOutput(
-    'module-cache-hit',
-    String(modules !== null && modules.matchedKey === modules.primaryKey),
-  );
-  core.setOutput('module-key', modules?.primaryKey ?? '');
+  core.setOutput('module-cache-hit', String(modules?.hit === 'exact'));
+  core.setOutput('module-key', modules?.deltaKey ?? modules?.baseKey ?? '');
   core.setOutput('build-cache-hit', build?.hit ?? 'miss');
   core.setOutput('build-key', build?.tiers[0]?.key ?? '');
   core.setOutput(
@@ -168,6 +184,7 @@ async function restoreModules(
   go: GoEnv,
   kc: KeyContext,
   workspace: string,
+  runnerTemp: string,
   problems: string[],
 ): Promise<ModuleState | null> {
   return core.group('go-cache: module cache', async () => {
@@ -180,34 +197,77 @@ async function restoreModules(
     }
     const keys = moduleKeys(kc, await hashFiles(files, workspace));
     core.info(
-      `key ${keys.primary} (from ${files.length} file(s): ${files.map((f) => path.relative(workspace, f)).join(', ')})`,
+      `go.sum hash ${keys.depsHash} (from ${files.length} file(s): ${files.map((f) => path.relative(workspace, f)).join(', ')})`,
     );
-    core.info(`restore prefixes: ${keys.restorePrefixes.join(', ')}`);
+    core.info(`base prefixes: ${keys.basePrefixes.join(', ')}`);
     const prepared = await prepareModCacheDir(go.gomodcache);
     if (prepared.note) core.info(prepared.note);
+    // What was there before (a self-hosted runner's cache) is not the base's: a delta must not count on it.
+    const before = prepared.existed
+      ? new Set(
+          archivedFiles(await scanModCache(go.gomodcache, { sizes: false })).map((f) => f.rel),
+        )
+      : new Set<string>();
+    const archive = moduleArchivePaths(go.gomodcache);
+    const restored: ModulesRestored = { base: null, delta: null };
+    const t0 = Date.now();
 
-    const r = await restoreEntry(
-      moduleArchivePaths(go.gomodcache),
-      keys.primary,
-      keys.restorePrefixes,
-    );
-    if (r.error) problems.push(`module cache restore failed: ${r.error}`);
-    if (r.failedKey) {
+    const b = await restoreEntry(archive, keys.exactBasePrefix, keys.basePrefixes);
+    if (b.error) problems.push(`module cache restore failed: ${b.error}`);
+    if (b.failedKey) {
       // A half-unpacked module tree would be trusted by Go as it stands: start from an empty one.
       await clearModCache(go.gomodcache);
       core.warning(
-        `go-cache: the module cache ${r.failedKey} did not restore cleanly; it was cleared and Go downloads what it needs`,
+        `go-cache: the module cache ${b.failedKey} did not restore cleanly; it was cleared and Go downloads what it needs`,
       );
     }
-    // One walk gives both the module set (post saves only when it changed) and the restored size.
-    const items = await scanModCache(go.gomodcache, { sizes: r.matchedKey !== null });
-    const restoredSetHash = moduleSetHashOfItems(items);
-    const restoredBytes = r.matchedKey ? items.reduce((n, i) => n + i.bytes, 0) : 0;
-    core.info(
-      r.matchedKey
-        ? `restored ${r.matchedKey} (${formatBytes(restoredBytes)}) in ${formatMs(r.ms)}`
-        : 'no module cache matched',
-    );
+    if (b.matchedKey) {
+      const got = archivedFiles(await scanModCache(go.gomodcache)).filter(
+        (f) => !before.has(f.rel),
+      );
+      restored.base = { key: b.matchedKey, files: got };
+      core.info(
+        `restored base ${b.matchedKey}: ${got.length} files, ${formatBytes(sumBytes(got))} in ${formatMs(b.ms)}`,
+      );
+    } else {
+      core.info('no module cache matched');
+    }
+    let exact = b.matchedKey?.startsWith(keys.exactBasePrefix) ?? false;
+    if (restored.base && !exact) {
+      const tierDir = path.join(runnerTemp, 'go-cache', 'modtier');
+      const want = moduleDeltaKey(kc, restored.base.key, keys.depsHash);
+      const prefix = moduleDeltaPrefix(kc, restored.base.key);
+      await fs.rm(tierDir, { recursive: true, force: true });
+      // Unpacked beside GOMODCACHE and moved in only when whole: a broken delta leaves the base as it was.
+      const d = await restoreEntry([tierDir], want, [prefix]);
+      if (d.error) problems.push(`module cache delta restore failed: ${d.error}`);
+      // Each file moves in whole (a rename), so a move that stops halfway leaves a usable cache.
+      const got = d.matchedKey
+        ? await absorbModuleTier(tierDir, go.gomodcache).catch((err: unknown) => {
+            problems.push(
+              `module cache delta ${d.matchedKey} could not be moved in: ${message(err)}`,
+            );
+            core.warning(`go-cache: ${problems.at(-1)}`);
+            return null;
+          })
+        : null;
+      if (d.matchedKey && got) {
+        restored.delta = { key: d.matchedKey, files: got };
+        exact = d.matchedKey === want;
+        core.info(
+          `restored delta ${d.matchedKey}: ${got.length} files, ${formatBytes(sumBytes(got))} in ${formatMs(d.ms)}`,
+        );
+      } else if (!d.matchedKey && !d.error) {
+        core.info(`no delta on this base (${prefix})`);
+      }
+      await fs.rm(tierDir, { recursive: true, force: true });
+    }
+    const ms = Date.now() - t0;
+
+    const restoredFile = path.join(runnerTemp, 'go-cache', 'modules-restored.json');
+    await fs.mkdir(path.dirname(restoredFile), { recursive: true });
+    await fs.writeFile(restoredFile, JSON.stringify(restored));
+    const restoredSetHash = await moduleSetHash(go.gomodcache);
 
     // -modcacherw keeps the module cache writable so the post step can trim it and a later restore
     // can write over it; Go's checksum checks are untouched.
@@ -216,17 +276,21 @@ async function restoreModules(
 
     return {
       path: go.gomodcache,
-      primaryKey: keys.primary,
-      restorePrefixes: keys.restorePrefixes,
-      matchedKey: r.matchedKey,
+      depsHash: keys.depsHash,
+      hit: exact ? 'exact' : restored.base ? 'partial' : 'miss',
+      baseKey: restored.base?.key ?? null,
+      deltaKey: restored.delta?.key ?? null,
+      restoredFile,
       restoredSetHash,
       dependencyFiles: files,
       toolchainModule: toolchainModule(go),
-      restoredBytes,
-      ms: r.ms,
+      restoredBytes: sumBytes([...(restored.base?.files ?? []), ...(restored.delta?.files ?? [])]),
+      ms,
     };
   });
 }
+
+const sumBytes = (files: readonly ModFile[]) => files.reduce((n, f) => n + f.bytes, 0);
 
 async function restoreBuild(
   inputs: Inputs,

@@ -16,8 +16,15 @@ import {
   type HelperStats,
   type UsageEntry,
 } from './helper/control.js';
-import { buildKeys, newDeltaKey } from './keys.js';
+import { buildKeys, moduleDeltaKey, moduleKeys, newDeltaKey } from './keys.js';
 import { moduleArchivePaths } from './modcache/restore.js';
+import {
+  archivedFiles,
+  decideModuleSave,
+  describeModuleFiles,
+  stageModuleFiles,
+  type ModulesRestored,
+} from './modcache/tiers.js';
 import { moduleSetHashOf, trimModCache, type TrimResult } from './modcache/save.js';
 import { maySave } from './savepolicy.js';
 import {
@@ -66,7 +73,7 @@ async function save(): Promise<void> {
     await printLog(state.build.daemonLog);
     await printLog(path.join(path.dirname(state.build.daemonLog), 'shim.log'));
   }
-  const modules = state.modules ? await saveModules(state.modules, policy) : null;
+  const modules = state.modules ? await saveModules(state, state.modules, policy) : null;
   await writeReport({ state, build, modules, policyReason: policy.reason });
 }
 
@@ -186,22 +193,29 @@ async function saveBuild(
 }
 
 async function saveModules(
+  state: State,
   m: ModuleState,
   policy: { save: boolean; reason: string },
 ): Promise<ModuleReport> {
   return core.group('go-cache: module cache save', async () => {
     const problems: string[] = [];
-    if (m.matchedKey === m.primaryKey) {
-      return {
-        state: m,
-        action: `hit on ${m.primaryKey}: nothing to save`,
-        trim: null,
-        result: null,
-        problems,
-      };
-    }
-    if (!policy.save)
-      return { state: m, action: policy.reason, trim: null, result: null, problems };
+    let savedKey: string | null = null;
+    let savedBytes = 0;
+    const report = (
+      action: string,
+      trim: TrimResult | null = null,
+      result: SaveResult | null = null,
+    ) => ({
+      state: m,
+      action,
+      trim,
+      result,
+      problems,
+      savedKey: result?.saved ? savedKey : null,
+      savedBytes: result?.saved ? savedBytes : 0,
+    });
+    if (m.hit === 'exact') return report(`hit on ${m.deltaKey ?? m.baseKey}: nothing to save`);
+    if (!policy.save) return report(policy.reason);
     let trim: TrimResult;
     try {
       trim = await trimModCache(m.path, m.dependencyFiles, {
@@ -211,27 +225,48 @@ async function saveModules(
       problems.push(
         `module cache trim failed: ${err instanceof Error ? err.message : String(err)}; not saved`,
       );
-      return { state: m, action: 'not saved', trim: null, result: null, problems };
+      return report('not saved');
     }
     if (moduleSetHashOf(trim) === m.restoredSetHash) {
-      return {
-        state: m,
-        action: 'module set unchanged since restore: not saved',
-        trim,
-        result: null,
-        problems,
-      };
+      return report('module set unchanged since restore: not saved', trim);
     }
-    const result = await saveEntry(moduleArchivePaths(m.path), m.primaryKey);
-    reportSaveResult('module cache', m.primaryKey, result, problems);
-    return {
-      state: m,
-      action: result.saved ? `saved ${m.primaryKey}` : 'not saved',
+    const restored = await readModulesRestored(m.restoredFile);
+    const decision = decideModuleSave({
+      restored,
+      kept: archivedFiles(trim.kept),
+      pullRequest: state.keyContext.pullRequest !== undefined,
+    });
+    core.info(`decision: ${decision.kind} (${decision.reason})`);
+    if (decision.kind === 'none') return report(decision.reason, trim);
+    const keys = moduleKeys(state.keyContext, m.depsHash);
+    let result: SaveResult;
+    if (decision.kind === 'base') {
+      savedKey = keys.newBase;
+      result = await saveEntry(moduleArchivePaths(m.path), savedKey);
+    } else {
+      savedKey = moduleDeltaKey(state.keyContext, restored.base!.key, m.depsHash);
+      core.info(`delta: ${describeModuleFiles(decision.entries)}`);
+      const tierDir = path.join(path.dirname(m.restoredFile), 'modtier');
+      await stageModuleFiles(m.path, tierDir, decision.entries);
+      result = await saveEntry([tierDir], savedKey);
+      await fs.rm(tierDir, { recursive: true, force: true });
+    }
+    savedBytes = decision.entries.reduce((n, f) => n + f.bytes, 0);
+    reportSaveResult('module cache', savedKey, result, problems);
+    return report(
+      result.saved ? `saved ${decision.kind} ${savedKey} (${decision.reason})` : 'not saved',
       trim,
       result,
-      problems,
-    };
+    );
   });
+}
+
+async function readModulesRestored(file: string): Promise<ModulesRestored> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as ModulesRestored;
+  } catch {
+    return { base: null, delta: null };
+  }
 }
 
 function reportSaveResult(what: string, key: string, r: SaveResult, problems: string[]): void {

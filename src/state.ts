@@ -19,9 +19,14 @@ export interface RestoredTier {
 
 export interface ModuleState {
   path: string;
-  primaryKey: string;
-  restorePrefixes: string[];
-  matchedKey: string | null;
+  /** The go.sum hash part of the keys (moduleKeys). */
+  depsHash: string;
+  /** exact: the base or the delta was saved for these go.sum files. */
+  hit: 'exact' | 'partial' | 'miss';
+  baseKey: string | null;
+  deltaKey: string | null;
+  /** Where main wrote the ModulesRestored (modcache/tiers.ts). */
+  restoredFile: string;
   /** Hash of the module versions present after restore: post saves only when the trimmed set differs. */
   restoredSetHash: string;
   dependencyFiles: string[];

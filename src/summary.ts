@@ -31,6 +31,8 @@ export interface ModuleReport {
   trim: TrimResult | null;
   result: SaveResult | null;
   problems: string[];
+  savedKey: string | null;
+  savedBytes: number;
 }
 
 export interface Report {
@@ -63,7 +65,8 @@ export function noticeLine(r: Report): string {
   }
   if (r.modules)
     parts.push(
-      `modules ${r.modules.state.matchedKey === r.modules.state.primaryKey ? 'hit' : r.modules.state.matchedKey ? 'partial' : 'miss'}`,
+      `modules ${r.modules.state.hit}` +
+        (r.modules.savedKey ? `, saved ${formatBytes(r.modules.savedBytes)}` : ''),
     );
   return `go-cache: ${parts.join('; ')}`;
 }
@@ -161,8 +164,11 @@ export async function writeReport(r: Report): Promise<void> {
     s.addTable([
       [th('module cache'), th('key'), th('restored'), th('time'), th('trimmed'), th('action')],
       [
-        m.state.matchedKey === m.state.primaryKey ? 'hit' : m.state.matchedKey ? 'partial' : 'miss',
-        code(m.state.matchedKey ?? m.state.primaryKey),
+        m.state.hit,
+        [m.state.baseKey, m.state.deltaKey]
+          .filter((k): k is string => k !== null)
+          .map(code)
+          .join('<br>'),
         formatBytes(m.state.restoredBytes),
         formatMs(m.state.ms),
         m.trim ? `${m.trim.removedModules} modules, ${formatBytes(m.trim.removedBytes)}` : '',

@@ -393,6 +393,8 @@ export interface TrimResult {
   removedPaths: number;
   /** moduleSetHashOfItems of what is left: compare with the hash taken after restore. */
   keptSetHash: string;
+  /** What is left (planned, for a dry run). */
+  kept: ModCacheItem[];
   /** Removals that failed (first 20); the cache is then larger than planned, not wrong. */
   errors: string[];
   durationMs: number;
@@ -435,6 +437,7 @@ export async function trimToKeepSet(
     removedBytes: plan.removedBytes,
     removedPaths,
     keptSetHash: moduleSetHashOfItems(plan.keep),
+    kept: plan.keep,
     errors,
     durationMs: Date.now() - t0,
   };

@@ -146,12 +146,12 @@ for (const factory of cacheServiceFactories()) {
       await ciRun(world, service, { 'key-prefix': prefix });
       // Add a dependency: a new go.sum, so a new module key.
       commit(world, {
-        'semver/semver.go':
-          'package semver\n\nimport "golang.org/x/mod/semver"\n\n// Valid reports whether v is a semantic version.\nfunc Valid(v string) bool { return semver.IsValid(v) }\n',
+        'errs/errs.go':
+          'package errs\n\nimport "github.com/pkg/errors"\n\n// Wrap adds context to err.\nfunc Wrap(err error) error { return errors.Wrap(err, "hello") }\n',
       });
       const job0 = newJob(world, { env: service.env });
       await job0.run(
-        'go get golang.org/x/mod@v0.22.0 && go mod tidy && git -c user.email=a@b -c user.name=a commit -qam deps && git push -q origin HEAD:refs/heads/next',
+        'go get github.com/pkg/errors@v0.9.1 && go mod tidy && git -c user.email=a@b -c user.name=a commit -qam deps && git push -q origin HEAD:refs/heads/next',
         { name: 'bump' },
       );
       await job0.dispose();
@@ -171,9 +171,15 @@ for (const factory of cacheServiceFactories()) {
         'go env GOMODCACHE\ngo build -x ./... 2>"$RUNNER_TEMP/build.log"\ngrep -c "^# get" "$RUNNER_TEMP/build.log" || true\ngo test ./...',
       );
       expect(run.main.outputs['module-cache-hit']).toBe('false');
-      expect(run.main.output).toMatch(new RegExp(`restored ${prefix}-mod-`));
-      expect(run.post.output).toMatch(/module cache: saved/);
-      expect(await keysOf(service, `${prefix}-mod-`)).toHaveLength(2);
+      expect(run.main.output).toMatch(new RegExp(`restored base ${prefix}-mod-`));
+      // Only what the bump added goes up, as a delta on the base: pkg/errors' files, not the whole
+      // cache (a small module on purpose: a delta past 40% of the base becomes a new base).
+      expect(run.post.output).toMatch(/module cache: saved .*-mod-linux-x64-delta-/);
+      const modKeys = await keysOf(service, `${prefix}-mod-`);
+      expect(modKeys).toHaveLength(2);
+      const delta = /delta: (.*)/.exec(run.post.output)?.[1] ?? '';
+      expect(delta).toContain('github.com/pkg/errors@v0.9.1');
+      expect(delta).not.toMatch(/uuid|x\/sync/);
       // And the saved module cache lets the next job build offline.
       const offline = await ciRun(
         world,
@@ -182,6 +188,7 @@ for (const factory of cacheServiceFactories()) {
         'GOPROXY=off GOFLAGS=-mod=mod go build ./... && GOPROXY=off go test ./...',
       );
       expect(offline.main.outputs['module-cache-hit']).toBe('true');
+      expect(offline.main.output).toMatch(/restored delta .*-mod-linux-x64-delta-/);
     });
 
     it('keeps two scopes apart', async (ctx) => {
