@@ -583,15 +583,15 @@ export function renderMarkdown(result: BenchResult): string {
     '- **downloaded / uploaded**: bytes the cache service served / received during the job. **stored**: the sum of the ' +
       'sizes of the entries under the strategy’s keys after the job (the Actions cache evicts nothing below 10 GB ' +
       'except entries unused for 7 days, so within this benchmark every saved entry stays). **live**: the part of it the ' +
-      'next job would restore (setup-go, recipe: the newest entry; go-cache: the newest base, the newest delta on it ' +
-      'and the newest module cache); the rest is superseded entries that only eviction removes. **growth per run**: ' +
+      'next job would restore (setup-go, recipe: the newest entry; go-cache: of the build cache and of the module ' +
+      'cache each, the newest base and the newest delta on it); the rest is superseded entries that only eviction removes. **growth per run**: ' +
       'least-squares slope over runs 2..N.',
     '- **pkgs compiled**: `compile` invocations in `go build -x` output. **hit rate (compiled)**: 1 − that / the no-cache ' +
       'job’s count for the same version. **hit rate (action)**: go-cache’s `hit-rate` output (build-cache hits per get ' +
       'over the whole job: build, vet and test).',
     '- **tests cached**: test packages reported `(cached)`. **module downloads**: `go: downloading` lines in the ' +
       'build, vet and test output; in brackets the bytes the local GOPROXY served.',
-    '- **cache result**: setup-go/recipe `cache-hit`; go-cache `module-cache-hit`/`build-cache-hit`, and `saved-bytes`.',
+    '- **cache result**: setup-go/recipe `cache-hit`; go-cache `module-cache-hit`/`build-cache-hit`, and `saved-bytes` (build cache only).',
     '',
   );
   return lines.join('\n');

@@ -210,19 +210,24 @@ function machine(): BenchResult['machine'] {
 
 /**
  * Bytes of the entries the next job would restore, if its keys stayed the same: the newest entry for
- * setup-go and the recipe; for go-cache the newest base, the newest delta made on it and the newest
- * module cache. The rest of `stored` is superseded entries that only eviction removes.
+ * setup-go and the recipe; for go-cache, of the build cache and of the module cache each, the newest
+ * base and the newest delta made on it. The rest of `stored` is superseded entries that only eviction
+ * removes.
  */
 export function liveBytes(strategy: StrategyName, mine: CacheEntryInfo[]): number {
   const newest = (es: CacheEntryInfo[]) =>
     es.reduce<CacheEntryInfo | null>((a, e) => (a && a.createdAt >= e.createdAt ? a : e), null);
   if (strategy === 'none') return 0;
   if (strategy === 'setup-go' || strategy === 'recipe') return newest(mine)?.size ?? 0;
-  const base = newest(mine.filter((e) => e.key.includes('-base-')));
-  const id = base ? base.key.slice(base.key.lastIndexOf('-base-') + '-base-'.length) : null;
-  const delta = id ? newest(mine.filter((e) => e.key.includes(`-delta-${id}-`))) : null;
-  const mod = newest(mine.filter((e) => e.key.includes('-mod-')));
-  return (base?.size ?? 0) + (delta?.size ?? 0) + (mod?.size ?? 0);
+  let live = 0;
+  for (const family of ['-build-', '-mod-']) {
+    const es = mine.filter((e) => e.key.includes(family));
+    const base = newest(es.filter((e) => e.key.includes('-base-')));
+    const id = base ? base.key.slice(base.key.lastIndexOf('-base-') + '-base-'.length) : null;
+    const delta = id ? newest(es.filter((e) => e.key.includes(`-delta-${id}-`))) : null;
+    live += (base?.size ?? 0) + (delta?.size ?? 0);
+  }
+  return live;
 }
 
 const count = (text: string, re: RegExp) => text.split('\n').filter((l) => re.test(l)).length;

@@ -152,7 +152,7 @@ export function writeReport(r: BenchResult, outDir: string, name = 'helper'): vo
     p();
     p(
       'Not the shipped code: `bench/helper/experiments/build.sh` applies a patch to a copy of `src/helper` ' +
-        '(see the patches there and the analysis in `helper-profile.md`). Wall seconds, median (min–max), ×: ÷ native.',
+        '(its header says what each patch changes). Wall seconds, median (min–max), ×: ÷ native.',
     );
     p();
     for (const [e, dir] of Object.entries(r.experiments ?? {}))
