@@ -215,7 +215,8 @@ async function restoreModules(
     const b = await restoreEntry(archive, keys.exactBasePrefix, keys.basePrefixes);
     if (b.error) problems.push(`module cache restore failed: ${b.error}`);
     if (b.failedKey) {
-      // A half-unpacked module tree would be trusted by Go as it stands: start from an empty one.
+      // A half-unpacked archive can leave a cut-off zip beside its .ziphash, and Go checks the
+      // .ziphash against go.sum, not the zip: start from an empty cache.
       await clearModCache(go.gomodcache);
       core.warning(
         `go-cache: the module cache ${b.failedKey} did not restore cleanly; it was cleared and Go downloads what it needs`,

@@ -1,6 +1,7 @@
 // The action as users run it: dist/ through the runner harness against an Actions cache service,
 // with real `go` commands between the main and post steps.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheService } from '../cache-service/server.js';
@@ -322,6 +323,35 @@ describe('faults degrade to a warning and a miss; the build stays right', () => 
     expect(await keysOf(service, `${prefix}-build-`)).toHaveLength(1);
     const next = await faultRun(world, prefix);
     expect(compileLines(next.build.stderr)).toEqual([]);
+  });
+
+  it('a helper that cannot start (its bundle is missing): native mode, a warning, a warm build', async () => {
+    const world = makeWorld();
+    const prefix = `nohelper${Date.now()}`;
+    await faultRun(world, prefix);
+    // A damaged copy of the action: everything but dist/helper, so the daemon's node exits at once.
+    const action = fs.mkdtempSync(path.join(os.tmpdir(), 'go-cache-action-'));
+    try {
+      fs.copyFileSync(path.join(REPO_ROOT, 'action.yml'), path.join(action, 'action.yml'));
+      for (const d of ['restore', 'save', 'shim'])
+        fs.cpSync(path.join(REPO_ROOT, 'dist', d), path.join(action, 'dist', d), {
+          recursive: true,
+        });
+      const job = newJob(world, { env: service.env });
+      const main = await job.uses(action, { 'key-prefix': prefix });
+      const build = await job.run(BUILD_AND_TEST);
+      const [post] = await job.end();
+      expect(main.outcome, main.output).toBe('success');
+      expect(main.output).toMatch(/the GOCACHEPROG helper did not start/);
+      expect(main.outputs['mode']).toBe('native');
+      expect(build.outcome, build.output).toBe('success');
+      // GOCACHE points at the restored store: the job keeps its cache.
+      expect(compileLines(build.stderr)).toEqual([]);
+      expect(post!.outcome, post!.output).toBe('success');
+      expect(job.leftovers).toEqual([]);
+    } finally {
+      fs.rmSync(action, { recursive: true, force: true });
+    }
   });
 
   it('an output whose content no longer matches its OutputID is dropped and rebuilt', async () => {
