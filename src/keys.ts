@@ -72,8 +72,8 @@ function moduleRoot(k: Pick<KeyContext, 'prefix' | 'os' | 'arch'>): string {
 }
 
 // Module caches are shared by every scope of an os/arch: a module version is the same bytes for all.
-// A base is `<root>base-<deps hash>-<run tag>`; a delta on it `<root>delta-<deps hash>-<run tag>-<deps
-// hash>`, so a delta only ever meets its own base and an exact one names the go.sum it completes.
+// A base is `<root>base-<deps hash>-<run tag>`; a delta on it is `<root>delta-<the base's deps hash and
+// run tag>-<deps hash>`, so a delta only ever meets its own base and names the go.sum it completes.
 export function moduleKeys(
   k: Pick<KeyContext, 'prefix' | 'os' | 'arch' | 'runTag'>,
   depsHash: string,
