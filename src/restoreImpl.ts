@@ -223,7 +223,7 @@ async function restoreModules(
       );
     }
     if (b.matchedKey) {
-      const got = archivedFiles(await scanModCache(go.gomodcache)).filter(
+      const got = archivedFiles(await scanModCache(go.gomodcache, { sizes: false })).filter(
         (f) => !before.has(f.rel),
       );
       restored.base = { key: b.matchedKey, files: got };

@@ -199,23 +199,17 @@ async function saveModules(
 ): Promise<ModuleReport> {
   return core.group('go-cache: module cache save', async () => {
     const problems: string[] = [];
-    let savedKey: string | null = null;
-    let savedBytes = 0;
-    const report = (
-      action: string,
-      trim: TrimResult | null = null,
-      result: SaveResult | null = null,
-    ) => ({
+    const unsaved = (action: string, trim: TrimResult | null = null): ModuleReport => ({
       state: m,
       action,
       trim,
-      result,
+      result: null,
       problems,
-      savedKey: result?.saved ? savedKey : null,
-      savedBytes: result?.saved ? savedBytes : 0,
+      savedKey: null,
+      savedBytes: 0,
     });
-    if (m.hit === 'exact') return report(`hit on ${m.deltaKey ?? m.baseKey}: nothing to save`);
-    if (!policy.save) return report(policy.reason);
+    if (m.hit === 'exact') return unsaved(`hit on ${m.deltaKey ?? m.baseKey}: nothing to save`);
+    if (!policy.save) return unsaved(policy.reason);
     let trim: TrimResult;
     try {
       trim = await trimModCache(m.path, m.dependencyFiles, {
@@ -225,10 +219,10 @@ async function saveModules(
       problems.push(
         `module cache trim failed: ${err instanceof Error ? err.message : String(err)}; not saved`,
       );
-      return report('not saved');
+      return unsaved('not saved');
     }
     if (moduleSetHashOf(trim) === m.restoredSetHash) {
-      return report('module set unchanged since restore: not saved', trim);
+      return unsaved('module set unchanged since restore: not saved', trim);
     }
     const restored = await readModulesRestored(m.restoredFile);
     const decision = decideModuleSave({
@@ -237,11 +231,11 @@ async function saveModules(
       pullRequest: state.keyContext.pullRequest !== undefined,
     });
     core.info(`decision: ${decision.kind} (${decision.reason})`);
-    if (decision.kind === 'none') return report(decision.reason, trim);
-    const keys = moduleKeys(state.keyContext, m.depsHash);
+    if (decision.kind === 'none') return unsaved(decision.reason, trim);
+    let savedKey: string;
     let result: SaveResult;
     if (decision.kind === 'base') {
-      savedKey = keys.newBase;
+      savedKey = moduleKeys(state.keyContext, m.depsHash).newBase;
       result = await saveEntry(moduleArchivePaths(m.path), savedKey);
     } else {
       savedKey = moduleDeltaKey(state.keyContext, restored.base!.key, m.depsHash);
@@ -251,13 +245,14 @@ async function saveModules(
       result = await saveEntry([tierDir], savedKey);
       await fs.rm(tierDir, { recursive: true, force: true });
     }
-    savedBytes = decision.entries.reduce((n, f) => n + f.bytes, 0);
     reportSaveResult('module cache', savedKey, result, problems);
-    return report(
-      result.saved ? `saved ${decision.kind} ${savedKey} (${decision.reason})` : 'not saved',
-      trim,
+    if (!result.saved) return { ...unsaved('not saved', trim), result };
+    return {
+      ...unsaved(`saved ${decision.kind} ${savedKey} (${decision.reason})`, trim),
       result,
-    );
+      savedKey,
+      savedBytes: decision.entries.reduce((n, f) => n + f.bytes, 0),
+    };
   });
 }
 

@@ -11,6 +11,7 @@ import {
   parseGoSum,
   readKeepSet,
 } from '../../src/modcache/gosum.js';
+import { writeTree } from './tree.js';
 
 const GOSUM = `github.com/BurntSushi/toml v1.3.2 h1:o7IhLm0Msx3BaB+n3Ag7L8EVlByGnpq14C4YWiu/gL8=
 github.com/BurntSushi/toml v1.3.2/go.mod h1:CxXYINrC8qIiEnFrOxCa7Jy5BFHlXnUU2pbicEuybxQ=
@@ -97,10 +98,7 @@ describe('findDependencyFiles and hashFiles', () => {
       'tools/go.sum': 'd.com/m v1.0.0 h1:w=\n',
       'other.txt': '',
     };
-    for (const [rel, text] of Object.entries(files)) {
-      await fs.mkdir(path.dirname(path.join(root, rel)), { recursive: true });
-      await fs.writeFile(path.join(root, rel), text);
-    }
+    await writeTree(root, files);
   });
   afterEach(async () => {
     await fs.rm(root, { recursive: true, force: true });

@@ -11,6 +11,7 @@ import {
   type ModFile,
 } from '../../src/modcache/tiers.js';
 import type { ModCacheItem } from '../../src/modcache/trim.js';
+import { writeTree } from './tree.js';
 
 const zip = (mod: string, ver: string, bytes: number): ModFile[] => [
   { rel: `cache/download/${mod}/@v/${ver}.zip`, bytes },
@@ -137,13 +138,11 @@ describe('stageModuleFiles and absorbModuleTier', () => {
       'cache/download/a.com/m/@v/v1.1.0.mod': 'module a.com/m\n',
       'cache/download/a.com/m/@v/list': 'v1.0.0\nv1.1.0\n',
     };
-    for (const [rel, text] of Object.entries(files)) {
-      await fs.mkdir(path.dirname(path.join(src, rel)), { recursive: true });
-      await fs.writeFile(path.join(src, rel), text);
-    }
-    await fs.mkdir(path.join(dst, 'cache/download/a.com/m/@v'), { recursive: true });
-    await fs.writeFile(path.join(dst, 'cache/download/a.com/m/@v/list'), 'v1.0.0\n');
-    await fs.writeFile(path.join(dst, 'cache/download/a.com/m/@v/v1.0.0.zip'), 'old zip');
+    await writeTree(src, files);
+    await writeTree(dst, {
+      'cache/download/a.com/m/@v/list': 'v1.0.0\n',
+      'cache/download/a.com/m/@v/v1.0.0.zip': 'old zip',
+    });
 
     const want = Object.entries(files).map(([rel, text]) => ({ rel, bytes: text.length }));
     expect(

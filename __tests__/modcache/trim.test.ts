@@ -17,6 +17,7 @@ import {
 } from '../../src/modcache/trim.js';
 import { moduleSetHash } from '../../src/modcache/restore.js';
 import { moduleSetHashOf, trimModCache } from '../../src/modcache/save.js';
+import { writeTree } from './tree.js';
 
 describe('module path escaping', () => {
   it('escapes uppercase as Go does', () => {
@@ -222,15 +223,6 @@ describe('moduleSetHashOfItems', () => {
     );
   });
 });
-
-// A small fake GOMODCACHE on disk, read-only as Go leaves it.
-async function writeTree(root: string, files: Record<string, string>): Promise<void> {
-  for (const [rel, text] of Object.entries(files)) {
-    const p = path.join(root, ...rel.split('/'));
-    await fs.mkdir(path.dirname(p), { recursive: true });
-    await fs.writeFile(p, text);
-  }
-}
 
 describe('trimToKeepSet on disk', () => {
   let root: string;

@@ -97,13 +97,7 @@ export async function stageTier(
   await forEachLimited(manifest.entries, 16, async (e) => {
     try {
       for (const rel of [outputPath(e.o), indexPath(e.a)]) {
-        const to = path.join(tierDir, rel);
-        await fs.mkdir(path.dirname(to), { recursive: true });
-        await fs.link(path.join(storeDir, rel), to).catch(async (err: NodeJS.ErrnoException) => {
-          if (err.code === 'EEXIST') return; // two actions with one output share a file
-          if (err.code !== 'EXDEV' && err.code !== 'EPERM') throw err;
-          await fs.copyFile(path.join(storeDir, rel), to);
-        });
+        await linkOrCopy(path.join(storeDir, rel), path.join(tierDir, rel));
       }
       present.push(e);
     } catch {
@@ -116,6 +110,19 @@ export async function stageTier(
     JSON.stringify({ ...manifest, entries: present }),
   );
   return { entries: present, missing };
+}
+
+/**
+ * Hard-links `from` to `to` (making its directory), copying across devices or where links are not
+ * allowed. An existing `to` is left as it is: staged files are content-addressed, so it is the same.
+ */
+export async function linkOrCopy(from: string, to: string): Promise<void> {
+  await fs.mkdir(path.dirname(to), { recursive: true });
+  await fs.link(from, to).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EEXIST') return;
+    if (err.code !== 'EXDEV' && err.code !== 'EPERM') throw err;
+    await fs.copyFile(from, to);
+  });
 }
 
 export interface StoreEntry extends TierEntry {

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { decideTierSave, type TierDecision } from '../buildcache/policy.js';
-import { forEachLimited } from '../buildcache/tiers.js';
-import { classifyItem, type ModCacheItem } from './trim.js';
+import { forEachLimited, linkOrCopy } from '../buildcache/tiers.js';
+import { classifyItem, scanModCache, type ModCacheItem } from './trim.js';
 
 /** One file of GOMODCACHE's cache/download, relative to GOMODCACHE with `/` separators. */
 export interface ModFile {
@@ -63,7 +63,7 @@ export function describeModuleFiles(files: readonly ModFile[], max = 20): string
   return sorted.length ? sorted.slice(0, max).join(', ') + more : 'no module versions';
 }
 
-/** Lays out `files` of GOMODCACHE under `tierDir` for upload: hard links, copies across devices. */
+/** Lays out `files` of GOMODCACHE under `tierDir` for upload (linkOrCopy). Returns how many it staged. */
 export async function stageModuleFiles(
   gomodcache: string,
   tierDir: string,
@@ -72,17 +72,13 @@ export async function stageModuleFiles(
   await fs.rm(tierDir, { recursive: true, force: true });
   let staged = 0;
   await forEachLimited(files, 16, async (f) => {
-    const from = path.join(gomodcache, ...f.rel.split('/'));
-    const to = path.join(tierDir, ...f.rel.split('/'));
-    await fs.mkdir(path.dirname(to), { recursive: true });
+    const rel = f.rel.split('/');
     try {
-      await fs.link(from, to);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EXDEV' && code !== 'EPERM') return; // gone since the trim: the delta lacks it
-      await fs.copyFile(from, to);
+      await linkOrCopy(path.join(gomodcache, ...rel), path.join(tierDir, ...rel));
+      staged++;
+    } catch {
+      // gone since the trim: the delta lacks it, and the next job downloads it
     }
-    staged++;
   });
   return staged;
 }
@@ -92,27 +88,11 @@ export async function stageModuleFiles(
  * module files are content-addressed (go.sum-checked), and a newer `list` names more versions.
  */
 export async function absorbModuleTier(tierDir: string, gomodcache: string): Promise<ModFile[]> {
-  const moved: ModFile[] = [];
-  const files: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await fs
-      .readdir(path.join(tierDir, ...rel.split('/')), { withFileTypes: true })
-      .catch(() => []);
-    for (const e of entries) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(r);
-      else if (e.isFile() && r.startsWith('cache/download/')) files.push(r);
-    }
-  };
-  await walk('');
-  await forEachLimited(files, 16, async (rel) => {
-    const from = path.join(tierDir, ...rel.split('/'));
-    const to = path.join(gomodcache, ...rel.split('/'));
-    const st = await fs.stat(from);
+  const files = archivedFiles(await scanModCache(tierDir, { sizes: false }));
+  await forEachLimited(files, 16, async (f) => {
+    const to = path.join(gomodcache, ...f.rel.split('/'));
     await fs.mkdir(path.dirname(to), { recursive: true });
-    await fs.rename(from, to);
-    moved.push({ rel, bytes: st.size });
+    await fs.rename(path.join(tierDir, ...f.rel.split('/')), to);
   });
-  moved.sort((a, b) => (a.rel < b.rel ? -1 : 1));
-  return moved;
+  return files;
 }
