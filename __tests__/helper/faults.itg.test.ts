@@ -25,6 +25,7 @@ import {
   shimCommand,
 } from './itg.js';
 import { Store } from '../../src/helper/store.js';
+import { processAlive } from '../../test/harness/runner.js';
 import { tempDir, waitUntil } from './util.js';
 
 let seed: string;
@@ -41,7 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const pid of daemons) if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of daemons) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
   for (const m of mounts) {
     try {
       execFileSync('umount', [m], { stdio: 'ignore' });
@@ -90,15 +91,6 @@ async function expectConsistent(dir: string): Promise<void> {
   expect(entries).toBe(files);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe('the daemon dies', () => {
   it('SIGKILL in the middle of a build: the build still succeeds, the shims carry on', async () => {
     const h = await setup('sigkill');
@@ -123,7 +115,7 @@ describe('the daemon dies', () => {
     expect(code, stderr.slice(-3000)).toBe(0);
     expect(stdout.split('\n').filter((l) => l.startsWith('ok'))).toHaveLength(3);
     expect(h.shimLog()).toMatch(/serving the store here/);
-    expect(alive(h.pid)).toBe(false);
+    expect(processAlive(h.pid)).toBe(false);
     // What the shims stored on their own is there, and recorded for the post step.
     const again = await go(['test', '-x', './...'], { cwd: mod, env: h.env });
     expect(compiles(again.stderr)).toEqual([]);
@@ -142,7 +134,7 @@ describe('the daemon dies', () => {
     const used = (await report(h.socket)).usage;
     expect(used.length).toBeGreaterThan(0);
     process.kill(h.pid, 'SIGTERM');
-    await waitUntil(() => !alive(h.pid), 10_000, 'the daemon to exit');
+    await waitUntil(() => !processAlive(h.pid), 10_000, 'the daemon to exit');
     expect(await ping(h.socket, 300)).toBe(false);
     const onDisk = readStandaloneUsage(h.store);
     expect(onDisk.map((u) => u.actionID).sort()).toEqual(used.map((u) => u.actionID).sort());

@@ -14,14 +14,7 @@ export type StrategyName = (typeof STRATEGY_NAMES)[number];
  * What runs without --strategies. go-cache-nomtimes is the before of test-mtimes' before/after;
  * go-cache-r0 is a variant for looking into retention.
  */
-export const DEFAULT_STRATEGIES: StrategyName[] = [
-  'none',
-  'setup-go',
-  'recipe',
-  'go-cache',
-  'go-cache-native',
-  'go-cache-nomtimes',
-];
+export const DEFAULT_STRATEGIES = STRATEGY_NAMES.filter((s) => s !== 'go-cache-r0');
 
 export const STRATEGY_LABELS: Record<StrategyName, string> = {
   none: 'no cache',

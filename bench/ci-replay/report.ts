@@ -329,44 +329,27 @@ export function renderMarkdown(result: BenchResult): string {
     '',
   );
 
-  const cmp = (other: Summary | null, label: string) => {
-    if (!gc || !other) return [];
-    return [
-      [
-        `go-cache (helper) / ${label}`,
-        fx(ratio(gc.total, other.total)),
-        fx(ratio(gc.restore, other.restore)),
-        fx(ratio(gc.build, other.build)),
-        fx(ratio(gc.save, other.save)),
-        fx(ratio(gc.uploaded, other.uploaded)),
-        fx(ratio(gc.downloaded, other.downloaded)),
-        fx(ratio(gc.storedLast, other.storedLast)),
-      ],
-    ];
-  };
-  const cmpN = (other: Summary | null, label: string, nat = by('go-cache-native')) =>
-    !nat || !other
+  // One row of ratios: `a`'s medians over `other`'s.
+  const cmp = (other: Summary | null, label: string, a = gc) =>
+    !a || !other
       ? []
       : [
           [
-            `${STRATEGY_LABELS[nat.strategy]} / ${label}`,
-            fx(ratio(nat.total, other.total)),
-            fx(ratio(nat.restore, other.restore)),
-            fx(ratio(nat.build, other.build)),
-            fx(ratio(nat.save, other.save)),
-            fx(ratio(nat.uploaded, other.uploaded)),
-            fx(ratio(nat.downloaded, other.downloaded)),
-            fx(ratio(nat.storedLast, other.storedLast)),
+            `${STRATEGY_LABELS[a.strategy]} / ${label}`,
+            ...(
+              ['total', 'restore', 'build', 'save', 'uploaded', 'downloaded', 'storedLast'] as const
+            ).map((k) => fx(ratio(a[k], other[k]))),
           ],
         ];
+  const nat = by('go-cache-native');
   const ratioRows = [
     ...cmp(sg, 'setup-go'),
     ...cmp(rc, 'recipe'),
     ...cmp(by('none'), 'no cache'),
-    ...cmpN(sg, 'setup-go'),
-    ...cmpN(rc, 'recipe'),
-    ...cmpN(gc, 'go-cache (helper)'),
-    ...cmpN(gc, 'go-cache (helper)', by('go-cache-r0')),
+    ...cmp(sg, 'setup-go', nat),
+    ...cmp(rc, 'recipe', nat),
+    ...cmp(gc, 'go-cache (helper)', nat),
+    ...cmp(gc, 'go-cache (helper)', by('go-cache-r0')),
   ];
   if (ratioRows.length) {
     lines.push(

@@ -78,6 +78,26 @@ export function writeReport(r: BenchResult, outDir: string, name = 'helper'): vo
   const L: string[] = [];
   const p = (s = ''): void => void L.push(s);
   const n = Math.max(0, ...variants.flatMap((v) => cases.map((c) => cell(v, c, 'wall').n)));
+  // Medians (min–max) per case and variant, with the ratio to native.
+  const timeTable = (o: {
+    head: string;
+    cols: VariantName[];
+    key: 'wall' | 'cpu';
+    bold: boolean;
+    label: (c: CaseName) => string;
+  }) => {
+    p(`| ${o.head} | ${o.cols.join(' | ')} |`);
+    p(`| --- | ${o.cols.map(() => '---:').join(' | ')} |`);
+    for (const c of cases) {
+      const cells = o.cols.map((v) => {
+        const x = cell(v, c, o.key);
+        const rr = fmt(ratio(v, c, o.key));
+        const shown = v === 'native' ? '' : o.bold ? ` **×${rr}**` : ` ×${rr}`;
+        return `${fmt(x.med)} (${fmt(x.min)}–${fmt(x.max)})${shown}`;
+      });
+      p(`| ${o.label(c)} | ${cells.join(' | ')} |`);
+    }
+  };
 
   p('# Helper benchmark');
   p();
@@ -91,16 +111,7 @@ export function writeReport(r: BenchResult, outDir: string, name = 'helper'): vo
   p();
   p('## Wall time (seconds)');
   p();
-  p(`| case | ${variants.join(' | ')} |`);
-  p(`| --- | ${variants.map(() => '---:').join(' | ')} |`);
-  for (const c of cases) {
-    const cells = variants.map((v) => {
-      const x = cell(v, c, 'wall');
-      const rr = v === 'native' ? '' : ` **×${fmt(ratio(v, c, 'wall'))}**`;
-      return `${fmt(x.med)} (${fmt(x.min)}–${fmt(x.max)})${rr}`;
-    });
-    p(`| ${CASE_TITLE[c]} | ${cells.join(' | ')} |`);
-  }
+  timeTable({ head: 'case', cols: variants, key: 'wall', bold: true, label: (c) => CASE_TITLE[c] });
   p();
   p(
     '×: median ÷ native median. The paired ratio below is the median over rounds of variant ÷ native ' +
@@ -130,16 +141,7 @@ export function writeReport(r: BenchResult, outDir: string, name = 'helper'): vo
   p();
   p('## CPU time (seconds: user + sys of the go command and its children, plus the daemon)');
   p();
-  p(`| case | ${variants.join(' | ')} |`);
-  p(`| --- | ${variants.map(() => '---:').join(' | ')} |`);
-  for (const c of cases) {
-    const cells = variants.map((v) => {
-      const x = cell(v, c, 'cpu');
-      const rr = v === 'native' ? '' : ` ×${fmt(ratio(v, c, 'cpu'))}`;
-      return `${fmt(x.med)} (${fmt(x.min)}–${fmt(x.max)})${rr}`;
-    });
-    p(`| ${c} | ${cells.join(' | ')} |`);
-  }
+  timeTable({ head: 'case', cols: variants, key: 'cpu', bold: false, label: (c) => c });
   p();
 
   if (experimental.length > 0) {
@@ -159,16 +161,7 @@ export function writeReport(r: BenchResult, outDir: string, name = 'helper'): vo
       p(`- ${e}: \`${path.relative(process.cwd(), dir)}\``);
     p();
     for (const key of ['wall', 'cpu'] as const) {
-      p(`| ${key} | ${cols.join(' | ')} |`);
-      p(`| --- | ${cols.map(() => '---:').join(' | ')} |`);
-      for (const c of cases) {
-        const cells = cols.map((v) => {
-          const x = cell(v, c, key);
-          const rr = v === 'native' ? '' : ` **×${fmt(ratio(v, c, key))}**`;
-          return `${fmt(x.med)} (${fmt(x.min)}–${fmt(x.max)})${rr}`;
-        });
-        p(`| ${c} | ${cells.join(' | ')} |`);
-      }
+      timeTable({ head: key, cols, key, bold: true, label: (c) => c });
       p();
     }
   }

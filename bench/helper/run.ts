@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { report as daemonReport, startDaemon, stopDaemon } from '../../src/helper/control.js';
 import type { HelperStats } from '../../src/helper/control.js';
 import { writeReport } from './report.js';
+import { processAlive } from '../../test/harness/runner.js';
 import {
   CASES,
   VARIANTS,
@@ -302,24 +303,15 @@ async function release(inst: Instance): Promise<HelperStats | undefined> {
     stats = (await stopDaemon(inst.socket)).stats;
   } catch (e) {
     log(`stopping the daemon: ${e instanceof Error ? e.message : e}`);
-    if (inst.daemonPid && alive(inst.daemonPid)) process.kill(inst.daemonPid);
+    if (inst.daemonPid && processAlive(inst.daemonPid)) process.kill(inst.daemonPid);
   }
   // wait until the process is gone, so the next daemon can take the socket
-  for (let i = 0; i < 200 && inst.daemonPid && alive(inst.daemonPid); i++) await sleep(25);
+  for (let i = 0; i < 200 && inst.daemonPid && processAlive(inst.daemonPid); i++) await sleep(25);
   return stats;
 }
 
 /** A daemon that is gone after a command (killed by someone else) makes that sample void. */
 class DaemonGone extends Error {}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -394,7 +386,7 @@ async function measure(
 ): Promise<Sample> {
   const cpu0 = procCpu(inst.daemonPid);
   const t = await timeGo(commandFor(c, out), inst.env, SRC);
-  if (inst.daemonPid && !alive(inst.daemonPid)) {
+  if (inst.daemonPid && !processAlive(inst.daemonPid)) {
     throw new DaemonGone(`the daemon (pid ${inst.daemonPid}) died during ${c}`);
   }
   const daemonCpu = inst.daemonPid ? procCpu(inst.daemonPid) - cpu0 : 0;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Job } from './runner.js';
+import { Job, processAlive } from './runner.js';
 import type { JobOptions, StepResult } from './runner.js';
 
 const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -29,24 +29,6 @@ afterEach(async () => {
     }
   }
 });
-
-/** Alive and not a zombie (pid 1 in a container may never reap the orphans we kill). */
-function alive(pid: number): boolean {
-  if (linux) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-    } catch {
-      return false;
-    }
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function envOf(r: StepResult): Record<string, string> {
   return JSON.parse(r.outputs['env'] ?? '{}') as Record<string, string>;
@@ -320,11 +302,11 @@ describe('held-open pipes and leftover processes', () => {
         (l) => l.includes('WARNING step "Held-open fixture"') && l.includes('still open'),
       ),
     ).toBe(true);
-    expect(alive(pid)).toBe(true);
+    expect(processAlive(pid)).toBe(true);
     await job.end();
     if (linux) {
       expect(job.leftovers.map((l) => l.pid)).toContain(pid);
-      expect(alive(pid)).toBe(false);
+      expect(processAlive(pid)).toBe(false);
     }
   });
 
@@ -353,12 +335,12 @@ describe('held-open pipes and leftover processes', () => {
       const pid = Number(r.outputs['child-pid']);
       strays.push(pid);
       expect(r.heldOpen).toBe(false);
-      expect(alive(pid)).toBe(true);
+      expect(processAlive(pid)).toBe(true);
       await job.end();
       expect(job.leftovers).toEqual([
         { pid, command: expect.stringContaining('orphan-fixture-child'), signal: 'SIGTERM' },
       ]);
-      expect(alive(pid)).toBe(false);
+      expect(processAlive(pid)).toBe(false);
       expect(job.logLines).toContain('[harness] Cleaning up orphan processes');
     },
   );
@@ -370,7 +352,7 @@ describe('held-open pipes and leftover processes', () => {
     strays.push(pid);
     await job.end();
     expect(job.leftovers).toEqual([expect.objectContaining({ pid, signal: 'SIGKILL' })]);
-    expect(alive(pid)).toBe(false);
+    expect(processAlive(pid)).toBe(false);
   });
 
   it.runIf(linux)(
@@ -391,7 +373,7 @@ describe('held-open pipes and leftover processes', () => {
       expect(r.heldOpen).toBe(false);
       await job.end();
       expect(job.leftovers).toEqual([]);
-      expect(alive(pid)).toBe(true);
+      expect(processAlive(pid)).toBe(true);
     },
   );
 });

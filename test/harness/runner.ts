@@ -213,6 +213,11 @@ function procGone(pid: number): boolean {
   }
 }
 
+/** Running and not a zombie: for tests and benchmarks that watch processes they started. */
+export function processAlive(pid: number): boolean {
+  return !pidGone(pid);
+}
+
 function pidGone(pid: number): boolean {
   if (process.platform === 'linux') return procGone(pid);
   try {
